@@ -1,0 +1,80 @@
+// swift-tools-version: 6.1
+import PackageDescription
+
+/// One settings list for every target (grpc-swift-2's habit): Swift 6 language mode and the
+/// upcoming features that keep imports and existentials explicit.
+let settings: [SwiftSetting] = [
+    .swiftLanguageMode(.v6),
+    .enableUpcomingFeature("ExistentialAny"),
+    .enableUpcomingFeature("InternalImportsByDefault"),
+    .enableUpcomingFeature("MemberImportVisibility"),
+]
+
+let package = Package(
+    name: "Pollen",
+    platforms: [.macOS(.v15)],
+    products: [
+        .library(name: "Pollen", targets: ["Pollen"]),
+        .library(name: "PollenSimulation", targets: ["PollenSimulation"]),
+        .library(name: "PollenApps", targets: ["PollenApps"]),
+        .executable(name: "pollen", targets: ["pollen"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/apple/swift-collections", from: "1.1.0"),
+        .package(url: "https://github.com/LebJe/TOMLKit", from: "0.6.0"),
+    ],
+    targets: [
+        .target(name: "PollenKernels", swiftSettings: settings),
+        .target(
+            name: "PollenCore",
+            dependencies: [.product(name: "OrderedCollections", package: "swift-collections")],
+            swiftSettings: settings
+        ),
+        .target(name: "PollenML", dependencies: ["PollenCore", "PollenKernels"], swiftSettings: settings),
+        .target(name: "PollenStrategy", dependencies: ["PollenCore", "PollenKernels"], swiftSettings: settings),
+        .target(
+            name: "PollenSimulation",
+            dependencies: ["PollenCore", "PollenStrategy", "PollenKernels"],
+            swiftSettings: settings
+        ),
+        .target(
+            name: "PollenApps",
+            dependencies: ["PollenCore", "PollenML", "PollenStrategy", "PollenKernels"],
+            resources: [.copy("Datasets")],
+            swiftSettings: settings
+        ),
+        .target(
+            name: "Pollen",
+            dependencies: ["PollenCore", "PollenStrategy", "PollenML", "PollenSimulation"],
+            swiftSettings: settings
+        ),
+        .target(
+            name: "PollenCLI",
+            dependencies: [
+                "Pollen", "PollenApps",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "TOMLKit", package: "TOMLKit"),
+            ],
+            swiftSettings: settings
+        ),
+        .executableTarget(name: "pollen", dependencies: ["PollenCLI"], swiftSettings: settings),
+
+        .testTarget(name: "PollenKernelsTests", dependencies: ["PollenKernels"], swiftSettings: settings),
+        .testTarget(name: "PollenCoreTests", dependencies: ["PollenCore"], swiftSettings: settings),
+        .testTarget(name: "PollenMLTests", dependencies: ["PollenML", "PollenApps"], swiftSettings: settings),
+        .testTarget(name: "PollenStrategyTests", dependencies: ["PollenStrategy"], swiftSettings: settings),
+        .testTarget(
+            name: "PollenSimulationTests",
+            dependencies: ["PollenSimulation", "PollenStrategy"],
+            swiftSettings: settings
+        ),
+        .testTarget(name: "PollenAppsTests", dependencies: ["PollenApps", "PollenSimulation"], swiftSettings: settings),
+        .testTarget(
+            name: "PollenCLITests",
+            dependencies: ["PollenCLI", "PollenApps", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            swiftSettings: settings
+        ),
+        .testTarget(name: "EndToEndTests", dependencies: [], swiftSettings: settings),
+    ]
+)

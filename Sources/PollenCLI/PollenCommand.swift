@@ -1,0 +1,19 @@
+public import ArgumentParser
+
+/// The `pollen` command: federated learning that moves the computation, not the data.
+public struct PollenCommand: AsyncParsableCommand {
+    public static let configuration = CommandConfiguration(
+        commandName: "pollen",
+        abstract: "Pollen: federated learning across sites that keep their data.",
+        subcommands: [SimulateCommand.self]
+    )
+
+    public init() {}
+}
+
+extension PollenCommand {
+    /// Parses the process's arguments, runs the chosen command, and exits with its status.
+    public static func runFromCommandLine() async {
+        await main()
+    }
+}

@@ -1,0 +1,128 @@
+/// A dense, typed, n-dimensional array: Flower's `Array`.
+///
+/// A tensor is a dtype, a shape and the elements' bytes in row-major (C) order and little-endian byte order, held
+/// in one contiguous, 64-byte-aligned buffer. Copies share the buffer until one is written (copy-on-write), so a
+/// model broadcast to a thousand virtual nodes is held once.
+public struct Tensor: Sendable, Equatable, CustomStringConvertible {
+    /// The element type.
+    public let dtype: DType
+    /// The extent of each dimension; `[]` is a scalar.
+    public let shape: [Int]
+    private var storage: TensorStorage
+
+    /// The number of elements: the product of `shape`.
+    public var count: Int { shape.reduce(1, *) }
+    /// The number of bytes: `count * dtype.byteWidth`.
+    public var byteCount: Int { storage.byteCount }
+
+    /// A tensor of zeros.
+    public init(zeros dtype: DType, shape: [Int]) throws {
+        let count = try Tensor.elementCount(of: shape)
+        self.dtype = dtype
+        self.shape = shape
+        storage = TensorStorage(zeroedByteCount: count * dtype.byteWidth)
+    }
+
+    /// A tensor holding a copy of `bytes`, which must be exactly `count * dtype.byteWidth` long.
+    ///
+    /// - Throws: `CoreError.invalidTensor` when a dimension is negative or the byte count does not match.
+    public init(dtype: DType, shape: [Int], bytes: UnsafeRawBufferPointer) throws {
+        let count = try Tensor.elementCount(of: shape)
+        guard bytes.count == count * dtype.byteWidth else {
+            throw CoreError(
+                code: .invalidTensor,
+                message: "a \(dtype) tensor of shape \(shape) needs \(count * dtype.byteWidth) bytes, got \(bytes.count)"
+            )
+        }
+        self.dtype = dtype
+        self.shape = shape
+        storage = TensorStorage(copying: bytes)
+    }
+
+    /// A tensor holding a copy of `bytes`.
+    public init(dtype: DType, shape: [Int], bytes: [UInt8]) throws {
+        self = try bytes.withUnsafeBytes { try Tensor(dtype: dtype, shape: shape, bytes: $0) }
+    }
+
+    /// A tensor holding `scalars` in row-major order; `shape` defaults to one dimension.
+    ///
+    /// - Throws: `CoreError.invalidTensor` when `shape` does not hold exactly `scalars.count` elements.
+    public init<Element: TensorElement>(_ scalars: [Element], shape: [Int]? = nil) throws {
+        let shape = shape ?? [scalars.count]
+        let count = try Tensor.elementCount(of: shape)
+        guard count == scalars.count else {
+            throw CoreError(
+                code: .invalidTensor,
+                message: "shape \(shape) holds \(count) elements, but \(scalars.count) were given"
+            )
+        }
+        self = try scalars.withUnsafeBytes { try Tensor(dtype: Element.dtype, shape: shape, bytes: $0) }
+    }
+
+    /// Calls `body` with the raw bytes.
+    public func withUnsafeBytes<R>(_ body: (UnsafeRawBufferPointer) throws -> R) rethrows -> R {
+        try body(storage.buffer)
+    }
+
+    /// Calls `body` with the elements typed as `Element`.
+    ///
+    /// - Throws: `CoreError.invalidTensor` when `Element` is not this tensor's dtype.
+    public func withUnsafeBufferPointer<Element: TensorElement, R>(
+        as type: Element.Type, _ body: (UnsafeBufferPointer<Element>) throws -> R
+    ) throws -> R {
+        try checkElement(type)
+        let typed = storage.bytes.assumingMemoryBound(to: Element.self)
+        return try body(UnsafeBufferPointer(start: typed, count: count))
+    }
+
+    /// Calls `body` with the elements typed as `Element`, for writing; copies the bytes first if they are shared.
+    ///
+    /// - Throws: `CoreError.invalidTensor` when `Element` is not this tensor's dtype.
+    public mutating func withUnsafeMutableBufferPointer<Element: TensorElement, R>(
+        as type: Element.Type, _ body: (UnsafeMutableBufferPointer<Element>) throws -> R
+    ) throws -> R {
+        try checkElement(type)
+        if !isKnownUniquelyReferenced(&storage) {
+            storage = TensorStorage(copying: storage.buffer)
+        }
+        let typed = storage.bytes.assumingMemoryBound(to: Element.self)
+        return try body(UnsafeMutableBufferPointer(start: typed, count: count))
+    }
+
+    /// The elements as an array of `Element`.
+    public func scalars<Element: TensorElement>(as type: Element.Type) throws -> [Element] {
+        try withUnsafeBufferPointer(as: type) { Array($0) }
+    }
+
+    public static func == (lhs: Tensor, rhs: Tensor) -> Bool {
+        guard lhs.dtype == rhs.dtype, lhs.shape == rhs.shape else { return false }
+        if lhs.storage === rhs.storage { return true }
+        return lhs.storage.buffer.elementsEqual(rhs.storage.buffer)
+    }
+
+    public var description: String { "Tensor(\(dtype), shape: \(shape))" }
+
+    private func checkElement<Element: TensorElement>(_ type: Element.Type) throws {
+        guard Element.dtype == dtype else {
+            throw CoreError(
+                code: .invalidTensor,
+                message: "this tensor holds \(dtype) elements; it cannot be read as \(Element.dtype)"
+            )
+        }
+    }
+
+    private static func elementCount(of shape: [Int]) throws -> Int {
+        var count = 1
+        for extent in shape {
+            guard extent >= 0 else {
+                throw CoreError(code: .invalidTensor, message: "shape \(shape) has a negative dimension")
+            }
+            let (product, overflow) = count.multipliedReportingOverflow(by: extent)
+            guard !overflow else {
+                throw CoreError(code: .invalidTensor, message: "shape \(shape) holds more elements than memory can")
+            }
+            count = product
+        }
+        return count
+    }
+}

@@ -1,0 +1,176 @@
+public import PollenCore
+import PollenKernels
+
+/// The streaming fold behind FedAvg's training rounds: the weighted sum of the replies' arrays, their total
+/// weight, and the weighted sums of their metrics.
+///
+/// Holds one model-sized `Float` buffer however many replies it folds. A reply is counted as failed, with the
+/// reason, if it carries an error, lacks the weight metric or the arrays, or its arrays differ in names, shapes
+/// or dtype from the first reply's.
+public struct WeightedArrayAverage: ReplyAggregation {
+    /// The name, shape and place in `sums` of each averaged tensor, from the first usable reply.
+    private struct Slot: Sendable, Equatable {
+        var name: String
+        var shape: [Int]
+        var offset: Int
+        var count: Int
+    }
+
+    private let weightKey: String
+    private let arrayRecordKey: String
+    private var slots: [Slot] = []
+    private var sums: [Float] = []
+    private var totalWeight = 0.0
+    /// The weighted sums of the replies' metrics.
+    public private(set) var metrics: WeightedMetricAverage
+    /// The counts of usable and failed replies.
+    public private(set) var tally = ReplyTally()
+
+    public init(weightKey: String, arrayRecordKey: String) {
+        self.weightKey = weightKey
+        self.arrayRecordKey = arrayRecordKey
+        metrics = WeightedMetricAverage(weightKey: weightKey)
+    }
+
+    public mutating func add(_ reply: Message) {
+        guard let content = reply.content else {
+            tally.recordFailure("node \(reply.metadata.source): \(reply.error?.reason ?? "no content")")
+            return
+        }
+        guard let arrays = content[arrays: arrayRecordKey] ?? content.arrayRecords.first?.value else {
+            tally.recordFailure("node \(reply.metadata.source): the reply has no arrays")
+            return
+        }
+        guard let weight = ReplyWeight.read(content, key: weightKey), weight >= 0 else {
+            tally.recordFailure("node \(reply.metadata.source): the reply has no non-negative '\(weightKey)' metric")
+            return
+        }
+        if slots.isEmpty {
+            guard arrays.values.allSatisfy({ $0.dtype == .float32 }) else {
+                tally.recordFailure("node \(reply.metadata.source): FedAvg averages float32 arrays only")
+                return
+            }
+            var offset = 0
+            slots = arrays.map { entry in
+                defer { offset += entry.value.count }
+                return Slot(name: entry.key, shape: entry.value.shape, offset: offset, count: entry.value.count)
+            }
+            sums = [Float](repeating: 0, count: offset)
+        }
+        guard arrays.count == slots.count,
+              zip(arrays, slots).allSatisfy({ $0.key == $1.name && $0.value.shape == $1.shape && $0.value.dtype == .float32 })
+        else {
+            tally.recordFailure("node \(reply.metadata.source): its arrays differ in names, shapes or dtype from the first reply's")
+            return
+        }
+        if let problem = metrics.add(content, weight: weight) {
+            tally.recordFailure("node \(reply.metadata.source): \(problem)")
+            return
+        }
+        let factor = Float(weight)
+        sums.withUnsafeMutableBufferPointer { sums in
+            for (slot, tensor) in zip(slots, arrays.values) {
+                // The dtype was checked above, so the typed view cannot fail.
+                try! tensor.withUnsafeBufferPointer(as: Float.self) { values in
+                    VectorOps.axpy(factor, values.baseAddress!, sums.baseAddress! + slot.offset, count: slot.count)
+                }
+            }
+        }
+        totalWeight += weight
+        tally.succeeded += 1
+    }
+
+    public mutating func merge(_ later: WeightedArrayAverage) {
+        if slots.isEmpty {
+            let earlierTally = tally
+            self = later
+            tally = earlierTally
+            tally.merge(later.tally)
+            return
+        }
+        if !later.slots.isEmpty {
+            guard later.slots == slots else {
+                for _ in 0..<later.tally.succeeded {
+                    tally.recordFailure("a batch of replies had arrays of other names or shapes than the first")
+                }
+                tally.merge(ReplyTally.failuresOnly(later.tally))
+                return
+            }
+            sums.withUnsafeMutableBufferPointer { sums in
+                later.sums.withUnsafeBufferPointer { theirs in
+                    VectorOps.axpy(1, theirs.baseAddress!, sums.baseAddress!, count: sums.count)
+                }
+            }
+            totalWeight += later.totalWeight
+            metrics.merge(later.metrics)
+        }
+        tally.merge(later.tally)
+    }
+
+    /// The weighted average, or `nil` when no reply with a positive total weight was folded.
+    public var average: ArrayRecord? {
+        guard totalWeight > 0 else { return nil }
+        // Dividing (rather than multiplying by the reciprocal) keeps the average of identical updates exact.
+        let total = Float(totalWeight)
+        return ArrayRecord(slots.map { slot in
+            let values = sums[slot.offset..<(slot.offset + slot.count)].map { $0 / total }
+            // The slot's shape holds exactly `count` elements, so this cannot throw.
+            return (slot.name, try! Tensor(values, shape: slot.shape))
+        })
+    }
+}
+
+/// The streaming fold behind FedAvg's evaluation rounds: weighted averages of the replies' metrics.
+public struct MetricAverageAggregation: ReplyAggregation {
+    private let weightKey: String
+    /// The weighted sums of the replies' metrics.
+    public private(set) var metrics: WeightedMetricAverage
+    /// The counts of usable and failed replies.
+    public private(set) var tally = ReplyTally()
+
+    public init(weightKey: String) {
+        self.weightKey = weightKey
+        metrics = WeightedMetricAverage(weightKey: weightKey)
+    }
+
+    public mutating func add(_ reply: Message) {
+        guard let content = reply.content else {
+            tally.recordFailure("node \(reply.metadata.source): \(reply.error?.reason ?? "no content")")
+            return
+        }
+        guard let weight = ReplyWeight.read(content, key: weightKey), weight >= 0 else {
+            tally.recordFailure("node \(reply.metadata.source): the reply has no non-negative '\(weightKey)' metric")
+            return
+        }
+        if let problem = metrics.add(content, weight: weight) {
+            tally.recordFailure("node \(reply.metadata.source): \(problem)")
+            return
+        }
+        tally.succeeded += 1
+    }
+
+    public mutating func merge(_ later: MetricAverageAggregation) {
+        metrics.merge(later.metrics)
+        tally.merge(later.tally)
+    }
+}
+
+/// Reads a reply's weight: the named metric in its first metric record that has it.
+enum ReplyWeight {
+    static func read(_ content: RecordDict, key: String) -> Double? {
+        for (_, record) in content.metricRecords {
+            if let value = record[key]?.doubleValue { return value }
+        }
+        return nil
+    }
+}
+
+extension ReplyTally {
+    /// A tally with `other`'s failures only (its successes were not usable here).
+    static func failuresOnly(_ other: ReplyTally) -> ReplyTally {
+        var tally = ReplyTally()
+        tally.failed = other.failed
+        tally.failureReasons = other.failureReasons
+        return tally
+    }
+}

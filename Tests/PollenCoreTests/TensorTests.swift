@@ -1,0 +1,51 @@
+import PollenCore
+import Testing
+
+@Suite struct TensorTests {
+    @Test func holdsScalarsInRowMajorOrder() throws {
+        let tensor = try Tensor([1, 2, 3, 4, 5, 6] as [Float], shape: [2, 3])
+        #expect(tensor.dtype == .float32)
+        #expect(tensor.count == 6)
+        #expect(tensor.byteCount == 24)
+        #expect(try tensor.scalars(as: Float.self) == [1, 2, 3, 4, 5, 6])
+    }
+
+    @Test func supportsTheCommonDTypes() throws {
+        #expect(try Tensor([1.5, 2.5] as [Double]).dtype == .float64)
+        #expect(try Tensor([1, 2] as [Int32]).dtype == .int32)
+        #expect(try Tensor([1, 2] as [Int64]).dtype == .int64)
+        #expect(try Tensor([1, 2] as [UInt8]).dtype == .uint8)
+        let flags = try Tensor([true, false, true])
+        #expect(flags.dtype == .bool)
+        #expect(try flags.scalars(as: Bool.self) == [true, false, true])
+        #expect(DType(named: "int64") == .int64)
+        #expect(DType(named: "complex128") == nil)
+    }
+
+    @Test func rejectsAShapeThatDoesNotFitTheScalars() {
+        #expect(throws: CoreError.self) { try Tensor([1, 2, 3] as [Float], shape: [2, 2]) }
+        #expect(throws: CoreError.self) { try Tensor(dtype: .float32, shape: [2], bytes: [0, 0, 0]) }
+        #expect(throws: CoreError.self) { try Tensor(zeros: .float32, shape: [-1]) }
+    }
+
+    @Test func readingAsTheWrongTypeIsAnError() throws {
+        let tensor = try Tensor([1, 2] as [Float])
+        let error = #expect(throws: CoreError.self) { try tensor.scalars(as: Double.self) }
+        #expect(error?.code == .invalidTensor)
+        #expect(error?.message.contains("float32") == true)
+    }
+
+    @Test func copiesAreIndependentAfterAWrite() throws {
+        let original = try Tensor([1, 2, 3] as [Float])
+        var copy = original
+        try copy.withUnsafeMutableBufferPointer(as: Float.self) { $0[0] = 42 }
+        #expect(try original.scalars(as: Float.self) == [1, 2, 3])
+        #expect(try copy.scalars(as: Float.self) == [42, 2, 3])
+        #expect(original != copy)
+    }
+
+    @Test func storageIsAlignedForSIMD() throws {
+        let tensor = try Tensor(zeros: .float32, shape: [1_000])
+        tensor.withUnsafeBytes { #expect(Int(bitPattern: $0.baseAddress) % 64 == 0) }
+    }
+}

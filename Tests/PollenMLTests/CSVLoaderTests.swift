@@ -1,0 +1,120 @@
+import Foundation
+import PollenML
+import Testing
+
+/// Writes `text` to a fresh temporary file and returns its path.
+func temporaryFile(_ text: String, name: String = "data.csv") throws -> String {
+    let directory = FileManager.default.temporaryDirectory.appendingPathComponent("pollen-tests-\(UUID().uuidString)")
+    try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+    let path = directory.appendingPathComponent(name).path
+    try Data(text.utf8).write(to: URL(fileURLWithPath: path))
+    return path
+}
+
+@Suite struct CSVLoaderTests {
+    @Test func loadsFeaturesLabelsAndGroups() throws {
+        let path = try temporaryFile("site,a,b,label\nx,1,2,yes\ny,3,4.5,no\nx,\"5\",6,yes\n")
+        let data = try CSVLoader(labelColumn: "label", groupColumn: "site").load(path: path)
+        #expect(data.rowCount == 3)
+        #expect(data.featureNames == ["a", "b"])
+        #expect(data.features == [1, 2, 3, 4.5, 5, 6])
+        #expect(data.classNames == ["no", "yes"])
+        #expect(data.labels == [1, 0, 1])
+        #expect(data.groups == ["x", "y", "x"])
+    }
+
+    @Test func numericLabelsSortNumerically() throws {
+        let data = try CSVLoader(labelColumn: "y").parse("a,y\n1,10\n2,9\n3,2\n", fileName: "t.csv")
+        #expect(data.classNames == ["2", "9", "10"])
+        #expect(data.labels == [2, 1, 0])
+    }
+
+    @Test func aMissingFileNamesThePath() {
+        let error = #expect(throws: MLError.self) { try CSVLoader(labelColumn: "y").load(path: "/nonexistent/data.csv") }
+        #expect(error?.code == .unreadableFile)
+        #expect(error?.message.contains("/nonexistent/data.csv") == true)
+    }
+
+    @Test func aMissingLabelColumnListsTheColumns() {
+        let error = #expect(throws: MLError.self) { try CSVLoader(labelColumn: "target").parse("a,b\n1,2\n", fileName: "f.csv") }
+        #expect(error?.code == .missingColumn)
+        #expect(error?.message.contains("'target'") == true)
+        #expect(error?.message.contains("a, b") == true)
+    }
+
+    @Test func aNonNumericCellNamesFileRowAndColumn() {
+        let error = #expect(throws: MLError.self) {
+            try CSVLoader(labelColumn: "y").parse("a,b,y\n1,2,0\n3,abc,1\n", fileName: "f.csv")
+        }
+        #expect(error?.code == .invalidCell)
+        #expect(error?.message.contains("'f.csv', row 3, column 2 ('b')") == true)
+        #expect(error?.message.contains("'abc'") == true)
+    }
+
+    @Test func anEmptyCellIsReported() {
+        let error = #expect(throws: MLError.self) { try CSVLoader(labelColumn: "y").parse("a,y\n,1\n2,0\n", fileName: "f.csv") }
+        #expect(error?.message.contains("row 2, column 1 ('a') is empty") == true)
+    }
+
+    @Test func aRaggedRowNamesTheRow() {
+        let error = #expect(throws: MLError.self) {
+            try CSVLoader(labelColumn: "y").parse("a,b,y\n1,2,0\n3,1\n", fileName: "f.csv")
+        }
+        #expect(error?.code == .raggedRow)
+        #expect(error?.message.contains("row 3: 2 cells, but the header has 3 columns") == true)
+    }
+
+    @Test func emptyFilesAreReported() throws {
+        let empty = #expect(throws: MLError.self) { try CSVLoader(labelColumn: "y").load(path: try temporaryFile("")) }
+        #expect(empty?.code == .emptyFile)
+        let headerOnly = #expect(throws: MLError.self) { try CSVLoader(labelColumn: "y").parse("a,y\n", fileName: "h.csv") }
+        #expect(headerOnly?.message.contains("no data rows") == true)
+    }
+
+    @Test func aSingleClassIsReported() {
+        let error = #expect(throws: MLError.self) { try CSVLoader(labelColumn: "y").parse("a,y\n1,0\n2,0\n", fileName: "f.csv") }
+        #expect(error?.message.contains("at least two classes") == true)
+    }
+}
+
+@Suite struct NPYFormatTests {
+    @Test func roundTripsEveryCommonDType() throws {
+        let tensors = [
+            try PollenCore.Tensor([1.5, -2, 3] as [Float], shape: [3]),
+            try PollenCore.Tensor([1, 2, 3, 4, 5, 6] as [Double], shape: [2, 3]),
+            try PollenCore.Tensor([7, 8] as [Int64]),
+            try PollenCore.Tensor([1, 0, 255] as [UInt8]),
+            try PollenCore.Tensor([true, false]),
+        ]
+        for tensor in tensors {
+            let bytes = NPYFormat.encode(tensor)
+            // NumPy pads the header so the data starts on a 64-byte boundary.
+            let headerLength = Int(bytes[8]) + Int(bytes[9]) * 256
+            #expect((10 + headerLength) % 64 == 0)
+            #expect(try NPYFormat.decode(bytes, fileName: "t.npy") == tensor)
+        }
+    }
+
+    @Test func rejectsGarbageAndFortranOrder() {
+        #expect(throws: MLError.self) { try NPYFormat.decode(Array("not numpy".utf8), fileName: "bad.npy") }
+        let header = "{'descr': '<f4', 'fortran_order': True, 'shape': (1,), }"
+        let bytes = [0x93] + Array("NUMPY".utf8) + [1, 0, UInt8(header.utf8.count), 0] + Array(header.utf8) + [0, 0, 0, 0]
+        let error = #expect(throws: MLError.self) { try NPYFormat.decode(bytes, fileName: "f.npy") }
+        #expect(error?.message.contains("Fortran") == true)
+    }
+
+    @Test func loadsADatasetFromTwoFiles() throws {
+        let features = try PollenCore.Tensor([1, 2, 3, 4, 5, 6] as [Float], shape: [3, 2])
+        let labels = try PollenCore.Tensor([0, 1, 1] as [Int64])
+        let featuresPath = try temporaryFile("", name: "x.npy")
+        let labelsPath = try temporaryFile("", name: "y.npy")
+        try NPYFormat.write(features, to: featuresPath)
+        try NPYFormat.write(labels, to: labelsPath)
+        let data = try NPYLoader.load(featuresPath: featuresPath, labelsPath: labelsPath)
+        #expect(data.rowCount == 3)
+        #expect(data.featureCount == 2)
+        #expect(data.labels == [0, 1, 1])
+    }
+}
+
+import PollenCore

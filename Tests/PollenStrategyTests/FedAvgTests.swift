@@ -1,0 +1,155 @@
+import PollenCore
+import PollenStrategy
+import Testing
+
+/// A reply from `node` with arrays `w` (shape [2]) and `b` (shape [1]), `examples` rows and a `loss` metric.
+func reply(node: UInt64, w: [Float], b: Float, examples: Int, loss: Double) throws -> Message {
+    var instruction = Message(content: RecordDict(), destination: NodeID(node), type: .train)
+    instruction.metadata.messageID = MessageID("m\(node)")
+    var content = RecordDict()
+    content[arrays: "arrays"] = ["w": try Tensor(w, shape: [2]), "b": try Tensor([b], shape: [1])]
+    content[metrics: "metrics"] = ["num-examples": .int(Int64(examples)), "loss": .double(loss)]
+    return instruction.reply(content: content)
+}
+
+func failure(node: UInt64) -> Message {
+    Message(content: RecordDict(), destination: NodeID(node), type: .train)
+        .reply(error: MessageError(code: .clientAppRaisedException, reason: "node \(node) broke"))
+}
+
+@Suite struct FedAvgTests {
+    @Test func averagesArraysAndMetricsWeightedByExamples() throws {
+        let strategy = try FedAvg()
+        let replies = [
+            try reply(node: 1, w: [1, 2], b: 0, examples: 10, loss: 1.0),
+            try reply(node: 2, w: [3, -2], b: 4, examples: 30, loss: 0.5),
+            try reply(node: 3, w: [0, 0], b: 8, examples: 60, loss: 0.2),
+        ]
+        let outcome = strategy.aggregateTrain(round: 1, replies: replies)
+        // By hand: w = (10·[1,2] + 30·[3,-2] + 60·[0,0]) / 100 = [1.0, -0.4]; b = (0 + 120 + 480) / 100 = 6.0;
+        // loss = (10·1 + 30·0.5 + 60·0.2) / 100 = 0.37.
+        let w = try #require(outcome.arrays?["w"]).scalars(as: Float.self)
+        #expect(abs(w[0] - 1.0) < 1e-6 && abs(w[1] + 0.4) < 1e-6)
+        #expect(abs(try #require(outcome.arrays?["b"]).scalars(as: Float.self)[0] - 6.0) < 1e-6)
+        #expect(outcome.arrays?.keys == ["w", "b"])
+        #expect(abs(outcome.metrics!["loss"]!.doubleValue! - 0.37) < 1e-12)
+        #expect(outcome.metrics?["num-examples"] == nil)
+        #expect(outcome.tally.succeeded == 3)
+    }
+
+    @Test func foldingInBatchesEqualsFoldingInOrder() throws {
+        let strategy = try FedAvg()
+        let replies = try (1...9).map { try reply(node: $0, w: [Float($0), 1 / Float($0)], b: Float($0 * $0), examples: Int($0) * 7, loss: Double($0)) }
+        let sequential = strategy.aggregateTrain(round: 1, replies: replies)
+        var first = strategy.makeTrainAggregation(round: 1)
+        var second = strategy.makeTrainAggregation(round: 1)
+        var third = strategy.makeTrainAggregation(round: 1)
+        for r in replies[0..<2] { first.add(r) }
+        for r in replies[2..<7] { second.add(r) }
+        for r in replies[7...] { third.add(r) }
+        first.merge(second)
+        first.merge(third)
+        let batched = strategy.finishTrain(round: 1, aggregation: first)
+        let a = try sequential.arrays!["w"]!.scalars(as: Float.self)
+        let b = try batched.arrays!["w"]!.scalars(as: Float.self)
+        #expect(zip(a, b).allSatisfy { abs($0 - $1) < 1e-5 })
+        #expect(batched.tally.succeeded == 9)
+    }
+
+    @Test func failuresAreCountedAndToleratedUpToTheFraction() throws {
+        let tolerant = try FedAvg(acceptedFailureFraction: 0.5)
+        let replies = [try reply(node: 1, w: [1, 1], b: 1, examples: 5, loss: 0), failure(node: 2)]
+        let outcome = tolerant.aggregateTrain(round: 1, replies: replies)
+        #expect(outcome.arrays != nil)
+        #expect(outcome.tally.failed == 1)
+        #expect(outcome.tally.failureReasons == ["node 2: node 2 broke"])
+
+        let strict = try FedAvg(acceptedFailureFraction: 0.25)
+        let skipped = strict.aggregateTrain(round: 1, replies: replies)
+        #expect(skipped.arrays == nil)
+        #expect(skipped.skippedReason?.contains("1 of 2 replies failed") == true)
+    }
+
+    @Test func inconsistentRepliesCountAsFailures() throws {
+        var noWeight = try reply(node: 3, w: [1, 1], b: 1, examples: 5, loss: 0)
+        noWeight.body = .content(["arrays": .arrays(noWeight.content![arrays: "arrays"]!)])
+        var otherShape = try reply(node: 4, w: [1, 1], b: 1, examples: 5, loss: 0)
+        otherShape.body = .content([
+            "arrays": .arrays(["w": try Tensor([1, 2, 3] as [Float]), "b": try Tensor([1] as [Float])]),
+            "metrics": .metrics(["num-examples": 5]),
+        ])
+        let outcome = try FedAvg(acceptedFailureFraction: 1)
+            .aggregateTrain(round: 1, replies: [try reply(node: 1, w: [2, 2], b: 2, examples: 5, loss: 0), noWeight, otherShape])
+        #expect(outcome.tally.succeeded == 1)
+        #expect(outcome.tally.failed == 2)
+        #expect(try outcome.arrays!["w"]!.scalars(as: Float.self) == [2, 2])
+    }
+
+    @Test func invalidSettingsNameTheKey() {
+        let error = #expect(throws: StrategyError.self) { try FedAvg(fractionTrain: 1.5) }
+        #expect(error?.message.contains("fraction-train") == true)
+    }
+}
+
+/// A grid with fixed node ids that replies to every message with its arrays unchanged and 10 examples.
+struct EchoGrid: Grid {
+    let runID = RunID(1)
+    let ids: [NodeID]
+    func nodeIDs() async throws -> [NodeID] { ids }
+    func sendAndReceive(_ messages: [Message], timeoutSeconds: Double) async throws -> [Message] {
+        messages.map { message in
+            var content = RecordDict()
+            content[arrays: "arrays"] = message.content![arrays: "arrays"]
+            content[metrics: "metrics"] = ["num-examples": 10, "server-round": .int(Int64(message.content![config: "config"]!["server-round"]!.intValue!))]
+            return message.reply(content: content)
+        }
+    }
+}
+
+@Suite struct StrategyRunTests {
+    @Test func samplesTheConfiguredFractionReproducibly() async throws {
+        let grid = EchoGrid(ids: (10..<30).map { NodeID(UInt64($0)) })
+        let strategy = try FedAvg(fractionTrain: 0.25, seed: 5)
+        let first = try await strategy.configureTrain(round: 3, arrays: [:], config: [:], grid: grid).map(\.metadata.destination)
+        let again = try await strategy.configureTrain(round: 3, arrays: [:], config: [:], grid: grid).map(\.metadata.destination)
+        let otherRound = try await strategy.configureTrain(round: 4, arrays: [:], config: [:], grid: grid).map(\.metadata.destination)
+        #expect(first.count == 5)
+        #expect(Set(first).count == 5)
+        #expect(first == again)
+        #expect(first != otherRound)
+    }
+
+    @Test func startRunsEveryRoundAndEvaluatesCentrally() async throws {
+        let grid = EchoGrid(ids: [NodeID(5), NodeID(6), NodeID(7)])
+        let initial: ArrayRecord = ["w": try Tensor([1, 2] as [Float]), "b": try Tensor([3] as [Float])]
+        let rounds = RoundCounter()
+        let result = try await FedAvg().start(
+            grid: grid, initialArrays: initial, options: RunOptions(rounds: 4),
+            evaluate: { round, _ in ["round": .int(Int64(round))] },
+            onRound: { rounds.record($0.round) }
+        )
+        #expect(result.rounds.count == 4)
+        #expect(rounds.seen == [1, 2, 3, 4])
+        #expect(result.arrays == initial)
+        #expect(result.initialCentralMetrics?["round"] == 0)
+        #expect(result.rounds[3].centralMetrics?["round"] == 4)
+        #expect(result.rounds[2].train.metrics?["server-round"] == 3.0)
+        #expect(result.rounds[0].evaluate?.tally.succeeded == 3)
+    }
+
+    @Test func tooFewNodesIsAClearError() async throws {
+        let grid = EchoGrid(ids: [NodeID(5)])
+        let error = await #expect(throws: StrategyError.self) {
+            try await NodeSampling.sample(grid: grid, minimumAvailable: 3, sampleSize: 1, seed: 0, stream: [], timeoutSeconds: 0)
+        }
+        #expect(error?.code == .notEnoughNodes)
+    }
+}
+
+import Synchronization
+
+final class RoundCounter: Sendable {
+    private let rounds = Mutex<[Int]>([])
+    func record(_ round: Int) { rounds.withLock { $0.append(round) } }
+    var seen: [Int] { rounds.withLock { $0 } }
+}
