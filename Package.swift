@@ -46,7 +46,7 @@ let package = Package(
         ),
         .target(
             name: "Pollen",
-            dependencies: ["PollenCore", "PollenStrategy", "PollenML", "PollenSimulation"],
+            dependencies: ["PollenCore", "PollenKernels", "PollenStrategy", "PollenML", "PollenSimulation"],
             swiftSettings: settings
         ),
         .target(

@@ -31,9 +31,14 @@ public struct SyntheticBlobs: Sendable, Hashable {
                     labels[row] = Int32(label)
                     let center = centers.baseAddress! + label * d
                     let target = values.baseAddress! + row * d
-                    for j in 0..<d {
-                        target[j] = center[j] + 2 * generator.nextUnitFloat() - 1
+                    var j = 0
+                    while j + 1 < d {
+                        let (u, v) = generator.nextUnitFloatPair()
+                        target[j] = center[j] + 2 * u - 1
+                        target[j + 1] = center[j + 1] + 2 * v - 1
+                        j += 2
                     }
+                    if j < d { target[j] = center[j] + 2 * generator.nextUnitFloat() - 1 }
                 }
             }
         }
