@@ -8,6 +8,8 @@ public struct CoreError: Error, Hashable, Sendable, CustomStringConvertible {
         private init(_ name: String) { self.name = name }
         /// A tensor's bytes do not match its dtype and shape, or a typed view asked for another dtype.
         public static let invalidTensor = Code("invalid tensor")
+        /// A file could not be read.
+        public static let unreadableFile = Code("unreadable file")
         /// A record is missing a key or holds a value of another type than the caller needs.
         public static let invalidRecord = Code("invalid record")
         /// A message is malformed: no content where content is required, or a reply to the wrong message.

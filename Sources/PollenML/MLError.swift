@@ -15,7 +15,7 @@ public struct MLError: Error, Hashable, Sendable, CustomStringConvertible {
         public static let invalidCell = Code("invalid cell")
         /// A row has a different number of cells than the header.
         public static let raggedRow = Code("ragged row")
-        /// An `.npy` file is malformed or holds a type Pollen cannot read.
+        /// An `.npy` file holds an array of the wrong shape or type for a data set.
         public static let invalidNPY = Code("invalid npy")
         /// Model parameters do not match the model's layout.
         public static let parameterMismatch = Code("parameter mismatch")

@@ -66,7 +66,8 @@ public struct Message: Sendable {
         Metadata(
             runID: metadata.runID, messageID: MessageID(""), source: metadata.destination,
             destination: metadata.source, replyTo: metadata.messageID, groupID: metadata.groupID,
-            ttlSeconds: metadata.ttlSeconds, type: metadata.type, createdAt: 0
+            ttlSeconds: metadata.ttlSeconds, type: metadata.type, createdAt: 0,
+            sourceTaskID: metadata.destinationTaskID, destinationTaskID: metadata.sourceTaskID
         )
     }
 }
@@ -92,10 +93,15 @@ extension Message {
         public var type: MessageType
         /// Seconds since 1970 when the message was created.
         public var createdAt: Double
+        /// The task (app process) that sent the message, where the runtime tracks one (Flower's `src_task_id`).
+        public var sourceTaskID: UInt64?
+        /// The task the message is for (Flower's `dst_task_id`).
+        public var destinationTaskID: UInt64?
 
         public init(
             runID: RunID, messageID: MessageID, source: NodeID, destination: NodeID, replyTo: MessageID?,
-            groupID: String, ttlSeconds: Double, type: MessageType, createdAt: Double
+            groupID: String, ttlSeconds: Double, type: MessageType, createdAt: Double,
+            sourceTaskID: UInt64? = nil, destinationTaskID: UInt64? = nil
         ) {
             self.runID = runID
             self.messageID = messageID
@@ -106,6 +112,8 @@ extension Message {
             self.ttlSeconds = ttlSeconds
             self.type = type
             self.createdAt = createdAt
+            self.sourceTaskID = sourceTaskID
+            self.destinationTaskID = destinationTaskID
         }
     }
 }

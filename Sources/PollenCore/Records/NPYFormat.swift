@@ -1,16 +1,16 @@
-public import PollenCore
 import Foundation
 
 /// NumPy's `.npy` format (versions 1–3, little-endian, C order): reads a file into a `Tensor` and writes one back.
 ///
-/// The same bytes are Flower's array encoding, so a model saved here opens with `numpy.load`.
+/// The same bytes are Flower's `Array.data` (`stype` `"numpy.ndarray"`), so a model saved here opens with
+/// `numpy.load`, and a tensor on the wire is exactly a `.npy` file.
 public enum NPYFormat {
     private static let magic: [UInt8] = [0x93] + Array("NUMPY".utf8)
 
     /// Parses `.npy` bytes; `fileName` names the source in errors.
     public static func decode(_ bytes: [UInt8], fileName: String) throws -> Tensor {
-        func fail(_ problem: String) -> MLError {
-            MLError(code: .invalidNPY, message: "'\(fileName)' is not a readable .npy file: \(problem)")
+        func fail(_ problem: String) -> CoreError {
+            CoreError(code: .invalidTensor, message: "'\(fileName)' is not a readable .npy file: \(problem)")
         }
         guard bytes.count >= 10, Array(bytes[0..<6]) == magic else { throw fail("it does not start with the NPY magic string") }
         let major = bytes[6]
@@ -57,7 +57,7 @@ public enum NPYFormat {
     /// Reads the `.npy` file at `path`.
     public static func read(path: String) throws -> Tensor {
         guard let data = FileManager.default.contents(atPath: path) else {
-            throw MLError(code: .unreadableFile, message: "cannot read '\(path)': no such file or not readable")
+            throw CoreError(code: .unreadableFile, message: "cannot read '\(path)': no such file or not readable")
         }
         return try decode([UInt8](data), fileName: path)
     }
@@ -87,7 +87,7 @@ public enum NPYFormat {
 
     private static func descr(for dtype: DType) -> String { descrByDType[dtype] ?? "|V\(dtype.byteWidth)" }
 
-    private static func dtype(forDescr descr: String, fail: (String) -> MLError) throws -> DType {
+    private static func dtype(forDescr descr: String, fail: (String) -> CoreError) throws -> DType {
         if descr.hasPrefix(">") { throw fail("dtype '\(descr)' is big-endian; save it little-endian (for example astype('<f4'))") }
         // A one-byte type may be written with either byte-order mark.
         let normalized = descr.replacingOccurrences(of: "=", with: "<")
