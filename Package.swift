@@ -23,6 +23,8 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         .package(url: "https://github.com/apple/swift-collections", from: "1.1.0"),
         .package(url: "https://github.com/LebJe/TOMLKit", from: "0.6.0"),
+        .package(url: "https://github.com/apple/swift-protobuf", from: "1.28.0"),
+        .package(url: "https://github.com/apple/swift-crypto", "3.12.0"..<"5.0.0"),
     ],
     targets: [
         .target(name: "PollenKernels", swiftSettings: settings),
@@ -32,6 +34,16 @@ let package = Package(
             swiftSettings: settings
         ),
         .target(name: "PollenML", dependencies: ["PollenCore", "PollenKernels"], swiftSettings: settings),
+        .target(
+            name: "PollenWire",
+            dependencies: [
+                "PollenCore",
+                .product(name: "SwiftProtobuf", package: "swift-protobuf"),
+                .product(name: "Crypto", package: "swift-crypto"),
+            ],
+            exclude: ["Generated/README.md"],
+            swiftSettings: settings
+        ),
         .target(name: "PollenStrategy", dependencies: ["PollenCore", "PollenKernels"], swiftSettings: settings),
         .target(
             name: "PollenSimulation",
@@ -63,6 +75,7 @@ let package = Package(
         .testTarget(name: "PollenKernelsTests", dependencies: ["PollenKernels"], swiftSettings: settings),
         .testTarget(name: "PollenCoreTests", dependencies: ["PollenCore"], swiftSettings: settings),
         .testTarget(name: "PollenMLTests", dependencies: ["PollenML", "PollenApps"], swiftSettings: settings),
+        .testTarget(name: "PollenWireTests", dependencies: ["PollenWire"], swiftSettings: settings),
         .testTarget(name: "PollenStrategyTests", dependencies: ["PollenStrategy"], swiftSettings: settings),
         .testTarget(
             name: "PollenSimulationTests",

@@ -25,3 +25,17 @@ public struct MessageID: RawRepresentable, Hashable, Sendable, CustomStringConve
     public init(_ rawValue: String) { self.rawValue = rawValue }
     public var description: String { rawValue }
 }
+
+/// The identifier of a content-addressed object: the lowercase hex SHA-256 of its bytes (Flower's `object_id`).
+public struct ObjectID: RawRepresentable, Hashable, Comparable, Sendable, CustomStringConvertible {
+    public var rawValue: String
+    public init(rawValue: String) { self.rawValue = rawValue }
+    public init(_ rawValue: String) { self.rawValue = rawValue }
+    public static func < (lhs: ObjectID, rhs: ObjectID) -> Bool { lhs.rawValue < rhs.rawValue }
+    public var description: String { rawValue }
+
+    /// Whether the id has the form of a SHA-256 in lowercase hex (64 characters of `0-9a-f`).
+    public var isWellFormed: Bool {
+        rawValue.utf8.count == 64 && rawValue.utf8.allSatisfy { (48...57).contains($0) || (97...102).contains($0) }
+    }
+}

@@ -1,0 +1,95 @@
+public import PollenCore
+import Crypto
+
+/// The kinds of content-addressed objects a message is made of, named as Flower names them.
+public enum ObjectType: String, Sendable, CaseIterable {
+    case message = "Message"
+    case recordDict = "RecordDict"
+    case arrayRecord = "ArrayRecord"
+    case configRecord = "ConfigRecord"
+    case metricRecord = "MetricRecord"
+    case array = "Array"
+    case arrayChunk = "ArrayChunk"
+}
+
+/// One content-addressed object in Flower 1.42's byte format: `"<type> <child ids> <body length>"`, a zero byte,
+/// then the body. Its id is the lowercase hex SHA-256 of all those bytes.
+///
+/// Objects are immutable; building one from received bytes checks the id, the head's three fields, the type,
+/// the child ids' form and the body length, so a stored object is always well formed.
+public struct FlowerObject: Sendable, Equatable {
+    /// The object's id: the SHA-256 of `bytes`.
+    public let id: ObjectID
+    /// The complete object: head, zero byte, body.
+    public let bytes: [UInt8]
+    /// The object's type.
+    public let type: ObjectType
+    /// The ids of the objects it refers to, de-duplicated, in first-occurrence order.
+    public let children: [ObjectID]
+    /// Where the body starts in `bytes`.
+    let bodyStart: Int
+
+    /// The body.
+    public var body: ArraySlice<UInt8> { bytes[bodyStart...] }
+
+    /// Builds an object from its parts and computes its id.
+    public init(type: ObjectType, children: [ObjectID], body: some Collection<UInt8>) {
+        var unique = [ObjectID]()
+        var seen = Set<ObjectID>()
+        for child in children where seen.insert(child).inserted { unique.append(child) }
+        let head = "\(type.rawValue) \(unique.map(\.rawValue).joined(separator: ",")) \(body.count)"
+        var bytes = Array(head.utf8)
+        bytes.reserveCapacity(bytes.count + 1 + body.count)
+        bytes.append(0)
+        bodyStart = bytes.count
+        bytes.append(contentsOf: body)
+        self.bytes = bytes
+        self.type = type
+        self.children = unique
+        id = FlowerObject.hash(bytes)
+    }
+
+    /// Parses and checks received bytes.
+    ///
+    /// - Parameter expectedID: the id the sender gave the object; the bytes must hash to it.
+    /// - Throws: `WireError.invalidObject` saying what is wrong.
+    public init(validating bytes: [UInt8], expectedID: ObjectID? = nil) throws {
+        func fail(_ problem: String) -> WireError {
+            WireError(code: .invalidObject, message: "object \(expectedID?.rawValue ?? "") is invalid: \(problem)")
+        }
+        let id = FlowerObject.hash(bytes)
+        if let expectedID, expectedID != id {
+            throw fail("its bytes hash to \(id.rawValue)")
+        }
+        guard let zero = bytes.firstIndex(of: 0), zero < 1_024 else { throw fail("no head ends in a zero byte") }
+        guard let head = String(validating: bytes[..<zero], as: UTF8.self) else { throw fail("the head is not UTF-8") }
+        let fields = head.split(separator: " ", omittingEmptySubsequences: false)
+        guard fields.count == 3 else { throw fail("the head '\(head)' does not have three fields") }
+        guard let type = ObjectType(rawValue: String(fields[0])) else { throw fail("unknown type '\(fields[0])'") }
+        let children = fields[1].isEmpty ? [] : fields[1].split(separator: ",", omittingEmptySubsequences: false).map { ObjectID(String($0)) }
+        guard children.allSatisfy(\.isWellFormed) else { throw fail("a child id is not a SHA-256 in hex") }
+        guard let length = Int(fields[2]), length == bytes.count - zero - 1 else {
+            throw fail("the head announces \(fields[2]) body bytes, the object has \(bytes.count - zero - 1)")
+        }
+        self.id = id
+        self.bytes = bytes
+        self.type = type
+        self.children = children
+        bodyStart = zero + 1
+    }
+
+    /// The lowercase hex SHA-256 of `bytes`.
+    public static func hash(_ bytes: [UInt8]) -> ObjectID {
+        let digest = SHA256.hash(data: bytes)
+        let hexDigits = Array("0123456789abcdef".utf8)
+        var hex = [UInt8]()
+        hex.reserveCapacity(64)
+        for byte in digest {
+            hex.append(hexDigits[Int(byte >> 4)])
+            hex.append(hexDigits[Int(byte & 0x0F)])
+        }
+        return ObjectID(String(decoding: hex, as: UTF8.self))
+    }
+}
+
+import Foundation

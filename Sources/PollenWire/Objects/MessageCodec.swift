@@ -1,0 +1,226 @@
+public import PollenCore
+import Foundation
+import SwiftProtobuf
+
+/// A message turned into Flower's content-addressed objects.
+public struct EncodedMessage: Sendable {
+    /// The message, with its id set: the id of its `Message` object.
+    public var message: PollenCore.Message
+    /// The objects, children before parents, each once.
+    public var objects: [FlowerObject]
+    /// The object graph, rooted at the message.
+    public var tree: ObjectTree
+
+    /// The message's id and root object id.
+    public var root: ObjectID { tree.id }
+}
+
+/// Turns messages into Flower 1.42's object graph and back, byte for byte as Flower does, so that the same
+/// message has the same ids in Pollen and Flower and either side can skip the objects the other already has.
+///
+/// A message's `Message` object holds its metadata (with an empty `message_id`) and, for a failed reply, its error;
+/// its child is a `RecordDict` object naming each record's object; an `ArrayRecord` names `Array` objects; an
+/// `Array` lists its data's chunks (`.npy` bytes cut every `chunkBytes`, identical chunks stored once).
+public enum MessageCodec {
+    /// Flower's `FLWR_PRIVATE_MAX_ARRAY_CHUNK_SIZE` default: 5 MiB.
+    public static let defaultChunkBytes = 5 * 1_024 * 1_024
+
+    /// Encodes `message`; its `metadata.messageID` is ignored and set to the root's id in the result.
+    public static func encode(_ message: PollenCore.Message, chunkBytes: Int = defaultChunkBytes) throws -> EncodedMessage {
+        precondition(chunkBytes > 0, "chunkBytes must be positive")
+        var builder = Builder(chunkBytes: chunkBytes)
+        var children = [ObjectTree]()
+        var metadata = message.metadata.proto
+        metadata.messageID = ""
+        var body = Flwr_Proto_Message()
+        body.metadata = metadata
+        switch message.body {
+        case .content(let content):
+            children.append(builder.add(content))
+        case .error(let error):
+            body.error = error.proto
+        }
+        let object = FlowerObject(type: .message, children: children.map(\.id), body: try body.serializedBytes() as [UInt8])
+        let tree = builder.append(object, children: children)
+        var stamped = message
+        stamped.metadata.messageID = MessageID(tree.id.rawValue)
+        return EncodedMessage(message: stamped, objects: builder.objects, tree: tree)
+    }
+
+    /// Decodes the message rooted at `root`, reading objects from `object`.
+    ///
+    /// - Throws: `WireError.missingObject` for an object `object` does not have, `WireError.invalidObject` for an
+    ///   object of the wrong type or a body that does not parse, and `WireError.invalidMessage` for content the
+    ///   mapping rejects.
+    public static func decode(root: ObjectID, object: (ObjectID) throws -> FlowerObject?) throws -> PollenCore.Message {
+        try withoutActuallyEscaping(object) { object in try decode(root: root, reader: Reader(lookup: object)) }
+    }
+
+    private static func decode(root: ObjectID, reader: Reader) throws -> PollenCore.Message {
+        let messageObject = try reader.object(root, as: .message)
+        let proto: Flwr_Proto_Message
+        do {
+            proto = try Flwr_Proto_Message(serializedBytes: Array(messageObject.body))
+        } catch {
+            throw WireError(code: .invalidObject, message: "message \(root) has a body that is not a protobuf Message")
+        }
+        var metadata = PollenCore.Message.Metadata(proto: proto.metadata)
+        metadata.messageID = MessageID(root.rawValue)
+        if proto.hasError {
+            guard messageObject.children.isEmpty else {
+                throw WireError(code: .invalidMessage, message: "message \(root) carries both an error and content")
+            }
+            return PollenCore.Message(metadata: metadata, body: .error(MessageError(proto: proto.error)))
+        }
+        guard messageObject.children.count == 1 else {
+            throw WireError(code: .invalidMessage, message: "message \(root) has \(messageObject.children.count) content objects; it needs one")
+        }
+        return PollenCore.Message(metadata: metadata, body: .content(try reader.recordDict(messageObject.children[0])))
+    }
+
+    /// Builds objects depth-first, keeping each once in post-order.
+    private struct Builder {
+        let chunkBytes: Int
+        var objects = [FlowerObject]()
+        var seen = Set<ObjectID>()
+
+        mutating func append(_ object: FlowerObject, children: [ObjectTree]) -> ObjectTree {
+            if seen.insert(object.id).inserted { objects.append(object) }
+            var unique = [ObjectTree]()
+            var ids = Set<ObjectID>()
+            for child in children where ids.insert(child.id).inserted { unique.append(child) }
+            return ObjectTree(id: object.id, children: unique)
+        }
+
+        mutating func add(_ content: RecordDict) -> ObjectTree {
+            var children = [ObjectTree]()
+            var references = [(String, String)]()
+            for (name, record) in content {
+                let child: ObjectTree
+                switch record {
+                case .arrays(let arrays): child = add(arrays)
+                case .metrics(let metrics):
+                    // Serialising a message built in memory cannot fail.
+                    let body: [UInt8] = try! metrics.proto.serializedBytes()
+                    child = append(FlowerObject(type: .metricRecord, children: [], body: body), children: [])
+                case .config(let config):
+                    let body: [UInt8] = try! config.proto.serializedBytes()
+                    child = append(FlowerObject(type: .configRecord, children: [], body: body), children: [])
+                }
+                children.append(child)
+                references.append((name, child.id.rawValue))
+            }
+            let object = FlowerObject(type: .recordDict, children: children.map(\.id), body: PythonJSON.object(references))
+            return append(object, children: children)
+        }
+
+        mutating func add(_ arrays: ArrayRecord) -> ObjectTree {
+            var children = [ObjectTree]()
+            var references = [(String, String)]()
+            for (name, tensor) in arrays {
+                let child = add(tensor)
+                children.append(child)
+                references.append((name, child.id.rawValue))
+            }
+            let object = FlowerObject(type: .arrayRecord, children: children.map(\.id), body: PythonJSON.object(references))
+            return append(object, children: children)
+        }
+
+        mutating func add(_ tensor: Tensor) -> ObjectTree {
+            let data = NPYFormat.encode(tensor)
+            var chunkTrees = [ObjectTree]()
+            var uniqueIDs = [ObjectID]()
+            var indices = [Int]()
+            var start = 0
+            while start < data.count {
+                let chunk = FlowerObject(type: .arrayChunk, children: [], body: data[start..<min(start + chunkBytes, data.count)])
+                let tree = append(chunk, children: [])
+                if let index = uniqueIDs.firstIndex(of: tree.id) {
+                    indices.append(index)
+                } else {
+                    indices.append(uniqueIDs.count)
+                    uniqueIDs.append(tree.id)
+                    chunkTrees.append(tree)
+                }
+                start += chunkBytes
+            }
+            let body = PythonJSON.arrayBody(dtype: tensor.dtype.name, shape: tensor.shape, stype: Tensor.numpyStype, chunkIndices: indices)
+            return append(FlowerObject(type: .array, children: uniqueIDs, body: body), children: chunkTrees)
+        }
+    }
+
+    /// Reads objects by id, checking each one's type and that parents name only their declared children.
+    private struct Reader {
+        let lookup: (ObjectID) throws -> FlowerObject?
+
+        func object(_ id: ObjectID, as type: ObjectType) throws -> FlowerObject {
+            guard let object = try lookup(id) else {
+                throw WireError(code: .missingObject, message: "object \(id) (\(type.rawValue)) is missing")
+            }
+            guard object.type == type else {
+                throw WireError(code: .invalidObject, message: "object \(id) is a \(object.type.rawValue) where a \(type.rawValue) belongs")
+            }
+            return object
+        }
+
+        func references(of parent: FlowerObject) throws -> [(String, ObjectID)] {
+            guard let entries = try OrderedJSON.parse(parent.body).stringEntries else {
+                throw WireError(code: .invalidObject, message: "\(parent.type.rawValue) \(parent.id) does not name its children")
+            }
+            let declared = Set(parent.children)
+            return try entries.map { name, id in
+                guard declared.contains(ObjectID(id)) else {
+                    throw WireError(code: .invalidObject, message: "\(parent.type.rawValue) \(parent.id) names '\(name)' as \(id), not one of its children")
+                }
+                return (name, ObjectID(id))
+            }
+        }
+
+        func recordDict(_ id: ObjectID) throws -> RecordDict {
+            let object = try object(id, as: .recordDict)
+            return RecordDict(try references(of: object).map { name, childID -> (String, RecordDict.Record) in
+                guard let child = try lookup(childID) else {
+                    throw WireError(code: .missingObject, message: "record '\(name)' (\(childID)) is missing")
+                }
+                switch child.type {
+                case .arrayRecord:
+                    return (name, .arrays(ArrayRecord(try references(of: child).map { ($0, try tensor($1)) })))
+                case .metricRecord:
+                    return (name, .metrics(try MetricRecord(proto: Flwr_Proto_MetricRecord(serializedBytes: Array(child.body)))))
+                case .configRecord:
+                    return (name, .config(try ConfigRecord(proto: Flwr_Proto_ConfigRecord(serializedBytes: Array(child.body)))))
+                default:
+                    throw WireError(code: .invalidObject, message: "record '\(name)' is a \(child.type.rawValue)")
+                }
+            })
+        }
+
+        func tensor(_ id: ObjectID) throws -> Tensor {
+            let object = try object(id, as: .array)
+            let json = try OrderedJSON.parse(object.body)
+            guard case .string(let dtype) = json["dtype"], case .string(let stype) = json["stype"],
+                  case .array(let shapeValues) = json["shape"], case .array(let indexValues) = json["arraychunk_ids"]
+            else {
+                throw WireError(code: .invalidObject, message: "array \(id) lacks dtype, shape, stype or arraychunk_ids")
+            }
+            var data = [UInt8]()
+            for value in indexValues {
+                guard case .number(let number) = value, let index = Int(exactly: number), object.children.indices.contains(index) else {
+                    throw WireError(code: .invalidObject, message: "array \(id) lists chunk \(value), which it does not have")
+                }
+                data += try self.object(object.children[index], as: .arrayChunk).body
+            }
+            var proto = Flwr_Proto_Array()
+            proto.dtype = dtype
+            proto.stype = stype
+            proto.shape = try shapeValues.map { value in
+                guard case .number(let number) = value, let extent = Int32(exactly: number) else {
+                    throw WireError(code: .invalidObject, message: "array \(id) has a shape entry \(value) that is not a size")
+                }
+                return extent
+            }
+            proto.data = Data(data)
+            return try Tensor(proto: proto, key: id.rawValue)
+        }
+    }
+}
