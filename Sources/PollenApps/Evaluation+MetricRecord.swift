@@ -6,11 +6,11 @@ extension Evaluation {
     /// and, for binary problems, `eval-auc`.
     public var metricRecord: MetricRecord {
         var metrics: MetricRecord = [
-            "num-examples": .int(Int64(exampleCount)),
-            "eval-loss": .double(loss),
-            "eval-accuracy": .double(accuracy),
+            TabularMetrics.numExamples: .int(Int64(exampleCount)),
+            TabularMetrics.evalLoss: .double(loss),
+            TabularMetrics.evalAccuracy: .double(accuracy),
         ]
-        if let rocAUC { metrics["eval-auc"] = .double(rocAUC) }
+        if let rocAUC { metrics[TabularMetrics.evalAUC] = .double(rocAUC) }
         return metrics
     }
 }

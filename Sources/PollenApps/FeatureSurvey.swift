@@ -26,24 +26,35 @@ public struct FeatureSurvey: ReplyAggregation {
             tally.recordFailure("node \(reply.metadata.source): the survey reply lacks num-examples, feature-sum, feature-sum-sq or class-counts")
             return
         }
-        let reported = FeatureSums(count: Int(count), sum: sum, sumOfSquares: sumOfSquares)
+        let classCounts = classes.compactMap { Int(exactly: $0) }.filter { $0 >= 0 }
+        guard let rows = Int(exactly: count), rows >= 0, classCounts.count == classes.count,
+              (sum + sumOfSquares).allSatisfy(\.isFinite)
+        else {
+            tally.recordFailure("node \(reply.metadata.source): the survey reply holds negative, fractional or non-finite counts")
+            return
+        }
+        let reported = FeatureSums(count: rows, sum: sum, sumOfSquares: sumOfSquares)
         if let existing = sums, existing.sum.count != sum.count {
             tally.recordFailure("node \(reply.metadata.source): reports \(sum.count) features, earlier nodes \(existing.sum.count)")
             return
         }
         if sums == nil { sums = reported } else { sums!.add(reported) }
-        addClassCounts(classes.map { Int($0) })
+        addClassCounts(classCounts)
         tally.succeeded += 1
     }
 
     public mutating func merge(_ later: FeatureSurvey) {
         if let theirs = later.sums {
             if let ours = sums, ours.sum.count != theirs.sum.count {
-                tally.recordFailure("a batch of nodes reports \(theirs.sum.count) features, earlier nodes \(ours.sum.count)")
-            } else {
-                if sums == nil { sums = theirs } else { sums!.add(theirs) }
-                addClassCounts(later.classCounts)
+                // The whole batch disagrees with the earlier nodes: count its answers as failures.
+                for _ in 0..<later.tally.succeeded {
+                    tally.recordFailure("reports \(theirs.sum.count) features, earlier nodes \(ours.sum.count)")
+                }
+                tally.merge(ReplyTally.failuresOnly(later.tally))
+                return
             }
+            if sums == nil { sums = theirs } else { sums!.add(theirs) }
+            addClassCounts(later.classCounts)
         }
         tally.merge(later.tally)
     }

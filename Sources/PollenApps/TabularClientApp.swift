@@ -31,7 +31,7 @@ public enum TabularClientApp {
             let sums = FeatureSums(local)
             var reply = RecordDict()
             reply[metrics: "metrics"] = [
-                "num-examples": .int(Int64(local.rowCount)),
+                TabularMetrics.numExamples: .int(Int64(local.rowCount)),
                 "feature-sum": .doubleList(sums.sum),
                 "feature-sum-sq": .doubleList(sums.sumOfSquares),
                 "class-counts": .intList(local.classCounts.map { Int64($0) }),
@@ -47,11 +47,17 @@ public enum TabularClientApp {
             let summary = try Training.train(
                 network, parameters: &parameters, on: local, options: task.config.training, generator: &generator
             )
+            guard summary.meanLoss.isFinite, parameters.allSatisfy(\.isFinite) else {
+                throw MLError(
+                    code: .invalidArgument,
+                    message: "training diverged (the loss is not finite) at learning-rate \(task.config.training.learningRate); lower it"
+                )
+            }
             var reply = RecordDict()
             reply[arrays: "arrays"] = network.arrayRecord(from: parameters)
             reply[metrics: "metrics"] = [
-                "num-examples": .int(Int64(summary.exampleCount)),
-                "train-loss": .double(summary.meanLoss),
+                TabularMetrics.numExamples: .int(Int64(summary.exampleCount)),
+                TabularMetrics.trainLoss: .double(summary.meanLoss),
             ]
             return reply
         }

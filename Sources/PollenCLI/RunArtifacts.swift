@@ -60,12 +60,12 @@ enum RunArtifacts {
 
         init(_ report: RoundReport) {
             round = report.round
-            trainLoss = report.train.metrics?["train-loss"]?.doubleValue
-            evalLoss = report.evaluate?.metrics?["eval-loss"]?.doubleValue
-            evalAccuracy = report.evaluate?.metrics?["eval-accuracy"]?.doubleValue
-            testLoss = report.centralMetrics?["eval-loss"]?.doubleValue
-            testAccuracy = report.centralMetrics?["eval-accuracy"]?.doubleValue
-            testAUC = report.centralMetrics?["eval-auc"]?.doubleValue
+            trainLoss = report.train.metrics?[TabularMetrics.trainLoss]?.doubleValue
+            evalLoss = report.evaluate?.metrics?[TabularMetrics.evalLoss]?.doubleValue
+            evalAccuracy = report.evaluate?.metrics?[TabularMetrics.evalAccuracy]?.doubleValue
+            testLoss = report.centralMetrics?[TabularMetrics.evalLoss]?.doubleValue
+            testAccuracy = report.centralMetrics?[TabularMetrics.evalAccuracy]?.doubleValue
+            testAUC = report.centralMetrics?[TabularMetrics.evalAUC]?.doubleValue
             trainReplies = report.train.tally.succeeded
             trainFailures = report.train.tally.failed
             seconds = report.seconds
@@ -127,15 +127,15 @@ enum RunArtifacts {
             title: "Pollen FedAvg on \(report.datasetSummary), \(report.nodeTrainSizes.count) nodes",
             series: [
                 .init(name: "test accuracy (global split)", color: "#1f77b4", dashed: false, onLossAxis: false,
-                      points: points { $0.centralMetrics?["eval-accuracy"]?.doubleValue }),
+                      points: points { $0.centralMetrics?[TabularMetrics.evalAccuracy]?.doubleValue }),
                 .init(name: "eval accuracy (nodes)", color: "#2ca02c", dashed: false, onLossAxis: false,
-                      points: points { $0.evaluate?.metrics?["eval-accuracy"]?.doubleValue }),
+                      points: points { $0.evaluate?.metrics?[TabularMetrics.evalAccuracy]?.doubleValue }),
                 .init(name: "central model accuracy", color: "#7f7f7f", dashed: true, onLossAxis: false,
                       points: rounds.isEmpty ? [] : [(rounds.first!.round, report.central.accuracy), (rounds.last!.round, report.central.accuracy)]),
                 .init(name: "train loss (nodes)", color: "#d62728", dashed: false, onLossAxis: true,
-                      points: points { $0.train.metrics?["train-loss"]?.doubleValue }),
+                      points: points { $0.train.metrics?[TabularMetrics.trainLoss]?.doubleValue }),
                 .init(name: "eval loss (nodes)", color: "#ff7f0e", dashed: true, onLossAxis: true,
-                      points: points { $0.evaluate?.metrics?["eval-loss"]?.doubleValue }),
+                      points: points { $0.evaluate?.metrics?[TabularMetrics.evalLoss]?.doubleValue }),
             ]
         )
     }

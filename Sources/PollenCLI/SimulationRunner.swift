@@ -40,6 +40,13 @@ public enum SimulationRunner {
             dataset: dataset, partitioner: plan.partitioner, testFraction: plan.testFraction,
             localTestFraction: plan.localTestFraction, seed: config.seed
         )
+        let needed = max(config.minAvailableNodes, config.minTrainNodes, config.fractionEvaluate > 0 ? config.minEvaluateNodes : 0)
+        guard split.nodeCount >= needed else {
+            throw CLIError(
+                "the simulation has \(split.nodeCount) nodes, but FedAvg waits for \(needed) (min-available-nodes, min-train-nodes, "
+                    + "min-evaluate-nodes); use more nodes or lower them, e.g. --run-config min-available-nodes=\(split.nodeCount)"
+            )
+        }
         let clientApp = TabularClientApp.make(data: split.dataProvider)
         let testSet = split.testSet
         let outcome = Mutex<TabularRunOutcome?>(nil)

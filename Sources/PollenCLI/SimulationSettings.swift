@@ -69,7 +69,7 @@ public struct SimulationSettings: Sendable {
             partitioner = .byGroup
         default:
             let alpha = try read.double("dirichlet-alpha", default: 0.5, in: 1e-6...1e6)
-            // Flower's DirichletPartitioner keeps partitions of at least 10 rows; smaller data sets need less.
+            // Flower's DirichletPartitioner keeps partitions of at least 10 rows.
             partitioner = .dirichlet(count: nodes, alpha: alpha, minimumSize: 10)
         }
         return SimulationPlan(
@@ -114,6 +114,9 @@ public struct SimulationPlan: Sendable {
             )
         }
         if dataset.hasSuffix(".npy") {
+            guard partitionColumn == nil else {
+                throw AppConfigError(key: "partition-column", message: ".npy data sets have no columns to partition by; use iid or dirichlet")
+            }
             return try NPYLoader.load(featuresPath: dataset, labelsPath: label)
         }
         return try CSVLoader(labelColumn: label, groupColumn: partitionColumn).load(path: dataset)

@@ -10,12 +10,8 @@ public struct CoreError: Error, Hashable, Sendable, CustomStringConvertible {
         public static let invalidTensor = Code("invalid tensor")
         /// A file could not be read.
         public static let unreadableFile = Code("unreadable file")
-        /// A record is missing a key or holds a value of another type than the caller needs.
-        public static let invalidRecord = Code("invalid record")
         /// A message is malformed: no content where content is required, or a reply to the wrong message.
         public static let invalidMessage = Code("invalid message")
-        /// A ClientApp has no handler for a message's type.
-        public static let unsupportedMessageType = Code("unsupported message type")
         public var description: String { name }
     }
 

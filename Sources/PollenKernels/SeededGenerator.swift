@@ -83,10 +83,16 @@ public struct SeededGenerator: RandomNumberGenerator, Sendable {
 
     /// A Gamma(`shape`, 1) sample (Marsaglia and Tsang; for `shape < 1`, boosted by `U^(1/shape)`).
     public mutating func nextGamma(shape: Double) -> Double {
+        exp(nextLogGamma(shape: shape))
+    }
+
+    /// The logarithm of a Gamma(`shape`, 1) sample. For small shapes a sample is often below the smallest
+    /// `Double` (`U^(1/shape)` with shape 1e-4), so Dirichlet draws work with logarithms, which stay finite.
+    public mutating func nextLogGamma(shape: Double) -> Double {
         precondition(shape > 0, "gamma shape must be positive, got \(shape)")
         if shape < 1 {
             let u = max(nextUnitDouble(), .leastNonzeroMagnitude)
-            return nextGamma(shape: shape + 1) * pow(u, 1 / shape)
+            return nextLogGamma(shape: shape + 1) + log(u) / shape
         }
         let d = shape - 1.0 / 3.0
         let c = 1 / (9 * d).squareRoot()
@@ -99,16 +105,18 @@ public struct SeededGenerator: RandomNumberGenerator, Sendable {
             } while v <= 0
             v = v * v * v
             let u = nextUnitDouble()
-            if u < 1 - 0.0331 * x * x * x * x { return d * v }
-            if log(u) < 0.5 * x * x + d * (1 - v + log(v)) { return d * v }
+            if u < 1 - 0.0331 * x * x * x * x { return log(d * v) }
+            if log(u) < 0.5 * x * x + d * (1 - v + log(v)) { return log(d * v) }
         }
     }
 
-    /// A sample from the symmetric Dirichlet distribution with `count` components and concentration `alpha`.
+    /// A sample from the symmetric Dirichlet distribution with `count` components and concentration `alpha`,
+    /// normalised from log-Gamma draws so that tiny alphas concentrate the mass instead of underflowing.
     public mutating func nextDirichlet(alpha: Double, count: Int) -> [Double] {
-        var draws = (0..<count).map { _ in nextGamma(shape: alpha) }
+        let logs = (0..<count).map { _ in nextLogGamma(shape: alpha) }
+        let largest = logs.max() ?? 0
+        var draws = logs.map { exp($0 - largest) }
         let total = draws.reduce(0, +)
-        guard total > 0 else { return Array(repeating: 1 / Double(count), count: count) }
         for i in draws.indices { draws[i] /= total }
         return draws
     }

@@ -1,8 +1,9 @@
 /// The weighted sum of K equally long `Float` buffers: `output[i] = Σₖ weights[k] * inputs[k][i]`.
 ///
-/// The kernel behind FedAvg. It walks the output in blocks that stay in cache and adds every input into a block
-/// before moving on, so the output is written once per block rather than once per input; long outputs are split
-/// across cores.
+/// For averaging K buffers held at once (a robust rule or a batch of updates in memory; FedAvg itself streams
+/// replies into a running sum with `axpy`). It walks the output in blocks that stay in cache and adds every input
+/// into a block before moving on, so the output is written once per block rather than once per input; long
+/// outputs are split across cores.
 public enum WeightedSum {
     /// Elements per cache block: 16 KiB of output, which with one input block fits in L1.
     static let blockElements = 4096

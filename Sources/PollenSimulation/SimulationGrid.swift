@@ -10,6 +10,10 @@ import Synchronization
 /// message order and folded into its own copy of the empty aggregation, and the batches are merged in order.
 /// Which worker ran which batch, and when, changes nothing, so the same seed gives bit-identical results on
 /// any number of cores.
+///
+/// Limits: replies are produced in-process, so `timeoutSeconds` is not enforced (timeouts are injected with
+/// `SimulationOptions.timeoutRate`); two messages for the same node in one call may run concurrently, and the
+/// node's state then keeps the last writer's changes.
 public final class SimulationGrid: Grid {
     /// The most batches a call is cut into: enough to keep 64 cores busy, few enough that holding one partial
     /// aggregation per batch stays cheap.

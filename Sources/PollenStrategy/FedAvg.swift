@@ -70,8 +70,8 @@ public struct FedAvg: Strategy {
         )
     }
 
-    public func makeTrainAggregation(round: Int) -> WeightedArrayAverage {
-        WeightedArrayAverage(weightKey: weightedByKey, arrayRecordKey: arrayRecordKey)
+    public func makeTrainAggregation(round: Int, arrays: ArrayRecord?) -> WeightedArrayAverage {
+        WeightedArrayAverage(weightKey: weightedByKey, arrayRecordKey: arrayRecordKey, expected: arrays)
     }
 
     public func finishTrain(round: Int, aggregation: WeightedArrayAverage) -> TrainOutcome {
@@ -84,10 +84,13 @@ public struct FedAvg: Strategy {
             )
         }
         let arrays = aggregation.average
-        return TrainOutcome(
-            arrays: arrays, metrics: aggregation.metrics.average, tally: tally,
-            skippedReason: arrays == nil ? "no usable reply" : nil
-        )
+        var skippedReason: String?
+        if arrays == nil {
+            skippedReason = tally.succeeded > 0
+                ? "the replies' '\(weightedByKey)' add up to 0; the round keeps the previous arrays"
+                : "no usable reply" + (tally.failureReasons.first.map { " (first failure: \($0))" } ?? "")
+        }
+        return TrainOutcome(arrays: arrays, metrics: aggregation.metrics.average, tally: tally, skippedReason: skippedReason)
     }
 
     public func makeEvaluateAggregation(round: Int) -> MetricAverageAggregation {

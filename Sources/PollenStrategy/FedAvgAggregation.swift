@@ -6,7 +6,8 @@ import PollenKernels
 ///
 /// Holds one model-sized `Float` buffer however many replies it folds. A reply is counted as failed, with the
 /// reason, if it carries an error, lacks the weight metric or the arrays, or its arrays differ in names, shapes
-/// or dtype from the first reply's.
+/// or dtype from the expected layout: the arrays the round sent, or else the first usable reply's. With the
+/// round's arrays as the layout, every batch judges replies alike, so batching cannot change the result.
 public struct WeightedArrayAverage: ReplyAggregation {
     /// The name, shape and place in `sums` of each averaged tensor, from the first usable reply.
     private struct Slot: Sendable, Equatable {
@@ -26,10 +27,23 @@ public struct WeightedArrayAverage: ReplyAggregation {
     /// The counts of usable and failed replies.
     public private(set) var tally = ReplyTally()
 
-    public init(weightKey: String, arrayRecordKey: String) {
+    /// - Parameter expected: the arrays the round sent; replies must match their names, shapes and dtype. `nil`
+    ///   takes the layout from the first usable reply.
+    public init(weightKey: String, arrayRecordKey: String, expected: ArrayRecord? = nil) {
         self.weightKey = weightKey
         self.arrayRecordKey = arrayRecordKey
         metrics = WeightedMetricAverage(weightKey: weightKey)
+        if let expected, expected.values.allSatisfy({ $0.dtype == .float32 }) {
+            slots = Self.layout(of: expected)
+        }
+    }
+
+    private static func layout(of arrays: ArrayRecord) -> [Slot] {
+        var offset = 0
+        return arrays.map { entry in
+            defer { offset += entry.value.count }
+            return Slot(name: entry.key, shape: entry.value.shape, offset: offset, count: entry.value.count)
+        }
     }
 
     public mutating func add(_ reply: Message) {
@@ -50,12 +64,11 @@ public struct WeightedArrayAverage: ReplyAggregation {
                 tally.recordFailure("node \(reply.metadata.source): FedAvg averages float32 arrays only")
                 return
             }
-            var offset = 0
-            slots = arrays.map { entry in
-                defer { offset += entry.value.count }
-                return Slot(name: entry.key, shape: entry.value.shape, offset: offset, count: entry.value.count)
-            }
-            sums = [Float](repeating: 0, count: offset)
+            slots = Self.layout(of: arrays)
+        }
+        if sums.isEmpty {
+            // Allocated on the first usable reply, so that an empty aggregation is cheap to copy.
+            sums = [Float](repeating: 0, count: slots.last.map { $0.offset + $0.count } ?? 0)
         }
         guard arrays.count == slots.count,
               zip(arrays, slots).allSatisfy({ $0.key == $1.name && $0.value.shape == $1.shape && $0.value.dtype == .float32 })
@@ -63,10 +76,7 @@ public struct WeightedArrayAverage: ReplyAggregation {
             tally.recordFailure("node \(reply.metadata.source): its arrays differ in names, shapes or dtype from the first reply's")
             return
         }
-        if let problem = metrics.add(content, weight: weight) {
-            tally.recordFailure("node \(reply.metadata.source): \(problem)")
-            return
-        }
+        metrics.add(content, weight: weight)
         let factor = Float(weight)
         sums.withUnsafeMutableBufferPointer { sums in
             for (slot, tensor) in zip(slots, arrays.values) {
@@ -81,14 +91,14 @@ public struct WeightedArrayAverage: ReplyAggregation {
     }
 
     public mutating func merge(_ later: WeightedArrayAverage) {
-        if slots.isEmpty {
+        if sums.isEmpty {
             let earlierTally = tally
             self = later
             tally = earlierTally
             tally.merge(later.tally)
             return
         }
-        if !later.slots.isEmpty {
+        if !later.sums.isEmpty {
             guard later.slots == slots else {
                 for _ in 0..<later.tally.succeeded {
                     tally.recordFailure("a batch of replies had arrays of other names or shapes than the first")
@@ -142,10 +152,7 @@ public struct MetricAverageAggregation: ReplyAggregation {
             tally.recordFailure("node \(reply.metadata.source): the reply has no non-negative '\(weightKey)' metric")
             return
         }
-        if let problem = metrics.add(content, weight: weight) {
-            tally.recordFailure("node \(reply.metadata.source): \(problem)")
-            return
-        }
+        metrics.add(content, weight: weight)
         tally.succeeded += 1
     }
 
@@ -167,7 +174,7 @@ enum ReplyWeight {
 
 extension ReplyTally {
     /// A tally with `other`'s failures only (its successes were not usable here).
-    static func failuresOnly(_ other: ReplyTally) -> ReplyTally {
+    public static func failuresOnly(_ other: ReplyTally) -> ReplyTally {
         var tally = ReplyTally()
         tally.failed = other.failed
         tally.failureReasons = other.failureReasons

@@ -15,8 +15,8 @@ public protocol Strategy: Sendable {
     /// The training messages of round `round` (1-based), carrying the global `arrays` and `config`.
     func configureTrain(round: Int, arrays: ArrayRecord, config: ConfigRecord, grid: any Grid) async throws -> [Message]
 
-    /// An empty fold over the training replies of round `round`.
-    func makeTrainAggregation(round: Int) -> TrainAggregation
+    /// An empty fold over the training replies of round `round`, which sent `arrays`.
+    func makeTrainAggregation(round: Int, arrays: ArrayRecord?) -> TrainAggregation
 
     /// The new global arrays and training metrics from the folded replies of round `round`.
     func finishTrain(round: Int, aggregation: TrainAggregation) -> TrainOutcome
@@ -32,9 +32,10 @@ public protocol Strategy: Sendable {
 }
 
 extension Strategy {
-    /// Aggregates a list of training replies (Flower's `aggregate_train`).
-    public func aggregateTrain(round: Int, replies: [Message]) -> TrainOutcome {
-        var aggregation = makeTrainAggregation(round: round)
+    /// Aggregates a list of training replies (Flower's `aggregate_train`); `arrays` are the arrays the round
+    /// sent, if the caller knows them.
+    public func aggregateTrain(round: Int, replies: [Message], arrays: ArrayRecord? = nil) -> TrainOutcome {
+        var aggregation = makeTrainAggregation(round: round, arrays: arrays)
         for reply in replies { aggregation.add(reply) }
         return finishTrain(round: round, aggregation: aggregation)
     }

@@ -72,7 +72,7 @@ extension Strategy {
             let started = Date()
             let trainMessages = try await configureTrain(round: round, arrays: arrays, config: options.trainConfig, grid: grid)
             let trainAggregation = try await grid.sendAndAggregate(
-                trainMessages, into: makeTrainAggregation(round: round), timeoutSeconds: options.timeoutSeconds
+                trainMessages, into: makeTrainAggregation(round: round, arrays: arrays), timeoutSeconds: options.timeoutSeconds
             )
             let train = finishTrain(round: round, aggregation: trainAggregation)
             if let updated = train.arrays { arrays = updated }

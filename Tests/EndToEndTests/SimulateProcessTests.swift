@@ -92,6 +92,7 @@ func freshDirectory() throws -> URL {
             (["simulate", "--model", "forest"], "model"),
             (["simulate", "--rounds=-1"], "num-server-rounds"),
             (["simulate", "--run-config", "learning-rate=fast"], "learning-rate"),
+            (["simulate", "--nodes", "1", "--partitioner", "iid"], "min-available-nodes"),
         ]
         for (arguments, expected) in cases {
             let run = try PollenProcess.run(arguments, in: directory)

@@ -19,6 +19,12 @@ import Testing
         }
     }
 
+    @Test func aHostileShapeIsAnErrorNotACrash() {
+        let header = "{'descr': '<f8', 'fortran_order': False, 'shape': (9223372036854775807, 2), }"
+        let bytes = [0x93] + Array("NUMPY".utf8) + [1, 0, UInt8(header.utf8.count), 0] + Array(header.utf8)
+        #expect(throws: CoreError.self) { try NPYFormat.decode(bytes, fileName: "hostile.npy") }
+    }
+
     @Test func rejectsGarbageAndFortranOrder() {
         #expect(throws: CoreError.self) { try NPYFormat.decode(Array("not numpy".utf8), fileName: "bad.npy") }
         let header = "{'descr': '<f4', 'fortran_order': True, 'shape': (1,), }"

@@ -164,6 +164,15 @@ import Testing
         #expect(draw.allSatisfy { $0 >= 0 })
     }
 
+    @Test func tinyAlphaConcentratesInsteadOfUnderflowing() {
+        var generator = SeededGenerator(seed: 6)
+        for _ in 0..<100 {
+            let draw = generator.nextDirichlet(alpha: 1e-5, count: 10)
+            #expect(draw.allSatisfy { $0.isFinite })
+            #expect(draw.max()! > 0.99)
+        }
+    }
+
     @Test func shuffleIsAPermutation() {
         var generator = SeededGenerator(seed: 5)
         var values = Array(0..<1_000)

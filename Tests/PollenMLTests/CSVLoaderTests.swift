@@ -71,6 +71,13 @@ func temporaryFile(_ text: String, name: String = "data.csv") throws -> String {
         #expect(headerOnly?.message.contains("no data rows") == true)
     }
 
+    @Test func ambiguousHeadersAndLabelsAreReported() {
+        let twice = #expect(throws: MLError.self) { try CSVLoader(labelColumn: "y").parse("a,a,y\n1,2,0\n3,4,1\n", fileName: "f.csv") }
+        #expect(twice?.message.contains("column 'a' twice") == true)
+        let spellings = #expect(throws: MLError.self) { try CSVLoader(labelColumn: "y").parse("a,y\n1,1\n2,1.0\n3,0\n", fileName: "f.csv") }
+        #expect(spellings?.message.contains("two ways") == true)
+    }
+
     @Test func aSingleClassIsReported() {
         let error = #expect(throws: MLError.self) { try CSVLoader(labelColumn: "y").parse("a,y\n1,0\n2,0\n", fileName: "f.csv") }
         #expect(error?.message.contains("at least two classes") == true)

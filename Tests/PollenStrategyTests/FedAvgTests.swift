@@ -41,9 +41,9 @@ func failure(node: UInt64) -> Message {
         let strategy = try FedAvg()
         let replies = try (1...9).map { try reply(node: $0, w: [Float($0), 1 / Float($0)], b: Float($0 * $0), examples: Int($0) * 7, loss: Double($0)) }
         let sequential = strategy.aggregateTrain(round: 1, replies: replies)
-        var first = strategy.makeTrainAggregation(round: 1)
-        var second = strategy.makeTrainAggregation(round: 1)
-        var third = strategy.makeTrainAggregation(round: 1)
+        var first = strategy.makeTrainAggregation(round: 1, arrays: nil)
+        var second = strategy.makeTrainAggregation(round: 1, arrays: nil)
+        var third = strategy.makeTrainAggregation(round: 1, arrays: nil)
         for r in replies[0..<2] { first.add(r) }
         for r in replies[2..<7] { second.add(r) }
         for r in replies[7...] { third.add(r) }
@@ -83,6 +83,41 @@ func failure(node: UInt64) -> Message {
         #expect(outcome.tally.succeeded == 1)
         #expect(outcome.tally.failed == 2)
         #expect(try outcome.arrays!["w"]!.scalars(as: Float.self) == [2, 2])
+    }
+
+    @Test func batchingCannotChangeWhichRepliesCount() throws {
+        let strategy = try FedAvg(acceptedFailureFraction: 1)
+        let sent: ArrayRecord = ["w": try Tensor([0, 0] as [Float]), "b": try Tensor([0] as [Float])]
+        var wrong = try reply(node: 9, w: [1, 1], b: 1, examples: 5, loss: 0)
+        wrong.body = .content([
+            "arrays": .arrays(["w": try Tensor([1, 2, 3] as [Float]), "b": try Tensor([1] as [Float])]),
+            "metrics": .metrics(["num-examples": 5]),
+        ])
+        let good = try (1...3).map { try reply(node: $0, w: [Float($0), 0], b: 0, examples: 10, loss: 0) }
+        // A batch that starts with the malformed reply must still keep the good ones after it.
+        var first = strategy.makeTrainAggregation(round: 1, arrays: sent)
+        first.add(good[0])
+        var second = strategy.makeTrainAggregation(round: 1, arrays: sent)
+        second.add(wrong)
+        second.add(good[1])
+        second.add(good[2])
+        first.merge(second)
+        let batched = strategy.finishTrain(round: 1, aggregation: first)
+        let sequential = strategy.aggregateTrain(round: 1, replies: [good[0], wrong, good[1], good[2]], arrays: sent)
+        #expect(batched.tally.succeeded == 3 && batched.tally.failed == 1)
+        #expect(try batched.arrays!["w"]!.scalars(as: Float.self) == sequential.arrays!["w"]!.scalars(as: Float.self))
+        #expect(try batched.arrays!["w"]!.scalars(as: Float.self) == [2, 0])
+    }
+
+    @Test func metricsOfDifferentShapesAreLeftOutNotCrashed() throws {
+        var first = try reply(node: 1, w: [1, 1], b: 1, examples: 5, loss: 0.5)
+        first.body = .content(first.content!.merging(["extra": .metrics(["acc": .doubleList([1, 2, 3])])]))
+        var second = try reply(node: 2, w: [1, 1], b: 1, examples: 5, loss: 0.5)
+        second.body = .content(second.content!.merging(["extra": .metrics(["acc": .double(1)])]))
+        let outcome = try FedAvg().aggregateTrain(round: 1, replies: [first, second])
+        #expect(outcome.tally.succeeded == 2)
+        #expect(outcome.metrics?["acc"] == nil)
+        #expect(outcome.metrics?["loss"]?.doubleValue == 0.5)
     }
 
     @Test func invalidSettingsNameTheKey() {

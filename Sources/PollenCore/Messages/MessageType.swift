@@ -1,7 +1,7 @@
 /// What a message asks a node to do (Flower's `message_type`): an open set of names.
 ///
-/// Flower's three are static members; an app can define its own (`MessageType("query.stats")`), and Flower
-/// addresses an app-defined handler of a built-in type as `"train.<name>"`.
+/// Flower's three are static members; an app can define its own (`MessageType("query.stats")`). Flower names an
+/// app's extra handler of a built-in type `"train.<name>"`; a `ClientApp` matches types exactly.
 public struct MessageType: RawRepresentable, Hashable, Sendable, ExpressibleByStringLiteral, CustomStringConvertible {
     public var rawValue: String
     public init(rawValue: String) { self.rawValue = rawValue }
@@ -14,12 +14,6 @@ public struct MessageType: RawRepresentable, Hashable, Sendable, ExpressibleBySt
     public static let evaluate = MessageType("evaluate")
     /// Answer a question about local data (for example federated statistics).
     public static let query = MessageType("query")
-
-    /// The built-in category this type belongs to: `"train.custom"` belongs to `train`.
-    public var category: MessageType {
-        guard let dot = rawValue.firstIndex(of: ".") else { return self }
-        return MessageType(String(rawValue[..<dot]))
-    }
 
     public var description: String { rawValue }
 }

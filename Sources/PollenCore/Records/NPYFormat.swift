@@ -47,7 +47,7 @@ public enum NPYFormat {
             }
         let dtype = try dtype(forDescr: descr, fail: fail)
         let body = bytes[(headerStart + headerLength)...]
-        let expected = shape.reduce(1, *) * dtype.byteWidth
+        let expected = try Tensor.byteCount(dtype: dtype, shape: shape)
         guard body.count == expected else {
             throw fail("shape \(shape) of \(dtype) needs \(expected) bytes of data, the file has \(body.count)")
         }

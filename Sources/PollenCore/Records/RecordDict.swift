@@ -41,6 +41,13 @@ public struct RecordDict: Sendable, Equatable, Sequence, ExpressibleByDictionary
         set { records[key] = newValue.map(Record.config) }
     }
 
+    /// These records with `other`'s added (replacing any of the same name).
+    public func merging(_ other: RecordDict) -> RecordDict {
+        var result = self
+        for (key, record) in other { result[key] = record }
+        return result
+    }
+
     /// The keys, in order.
     public var keys: [String] { records.keys }
     /// The number of records.

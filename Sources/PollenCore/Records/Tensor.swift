@@ -17,21 +17,21 @@ public struct Tensor: Sendable, Equatable, CustomStringConvertible {
 
     /// A tensor of zeros.
     public init(zeros dtype: DType, shape: [Int]) throws {
-        let count = try Tensor.elementCount(of: shape)
+        let byteCount = try Tensor.byteCount(dtype: dtype, shape: shape)
         self.dtype = dtype
         self.shape = shape
-        storage = TensorStorage(zeroedByteCount: count * dtype.byteWidth)
+        storage = TensorStorage(zeroedByteCount: byteCount)
     }
 
     /// A tensor holding a copy of `bytes`, which must be exactly `count * dtype.byteWidth` long.
     ///
     /// - Throws: `CoreError.invalidTensor` when a dimension is negative or the byte count does not match.
     public init(dtype: DType, shape: [Int], bytes: UnsafeRawBufferPointer) throws {
-        let count = try Tensor.elementCount(of: shape)
-        guard bytes.count == count * dtype.byteWidth else {
+        let byteCount = try Tensor.byteCount(dtype: dtype, shape: shape)
+        guard bytes.count == byteCount else {
             throw CoreError(
                 code: .invalidTensor,
-                message: "a \(dtype) tensor of shape \(shape) needs \(count * dtype.byteWidth) bytes, got \(bytes.count)"
+                message: "a \(dtype) tensor of shape \(shape) needs \(byteCount) bytes, got \(bytes.count)"
             )
         }
         self.dtype = dtype
@@ -109,6 +109,17 @@ public struct Tensor: Sendable, Equatable, CustomStringConvertible {
                 message: "this tensor holds \(dtype) elements; it cannot be read as \(Element.dtype)"
             )
         }
+    }
+
+    /// The bytes a tensor of `dtype` and `shape` holds, checked: a hostile shape cannot overflow the count.
+    ///
+    /// - Throws: `CoreError.invalidTensor` for a negative dimension or a size beyond what memory can hold.
+    public static func byteCount(dtype: DType, shape: [Int]) throws -> Int {
+        let (bytes, overflow) = try elementCount(of: shape).multipliedReportingOverflow(by: dtype.byteWidth)
+        guard !overflow else {
+            throw CoreError(code: .invalidTensor, message: "shape \(shape) holds more elements than memory can")
+        }
+        return bytes
     }
 
     private static func elementCount(of shape: [Int]) throws -> Int {

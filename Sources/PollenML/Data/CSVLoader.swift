@@ -47,6 +47,10 @@ public struct CSVLoader: Sendable {
             throw MLError(code: .emptyFile, message: "'\(fileName)' has a header row but no data rows")
         }
         let names = header.cells.map { $0.trimmingCharacters(in: .whitespaces) }
+        var seenNames = Set<String>()
+        for name in names where !seenNames.insert(name).inserted {
+            throw MLError(code: .invalidCell, message: "'\(fileName)': the header names column '\(name)' twice; rename one")
+        }
         func column(_ name: String, role: String) throws -> Int {
             guard let index = names.firstIndex(of: name) else {
                 throw MLError(
@@ -97,10 +101,10 @@ public struct CSVLoader: Sendable {
                 )
             }
             rawLabels.append(label)
-            if let groupIndex { groups.append(row.cells[groupIndex]) }
+            if let groupIndex { groups.append(row.cells[groupIndex].trimmingCharacters(in: .whitespaces)) }
         }
 
-        let classNames = CSVLoader.sortedClassNames(Set(rawLabels))
+        let classNames = try CSVLoader.sortedClassNames(Set(rawLabels), fileName: fileName, column: labelColumn)
         guard classNames.count >= 2 else {
             throw MLError(
                 code: .invalidCell,
@@ -116,12 +120,19 @@ public struct CSVLoader: Sendable {
         )
     }
 
-    /// Class names in numeric order when every label is a number (so `"10"` follows `"9"`), text order otherwise.
-    static func sortedClassNames(_ labels: Set<String>) -> [String] {
-        if labels.allSatisfy({ Double($0) != nil }) {
-            return labels.sorted { Double($0)! < Double($1)! }
+    /// Class names in numeric order when every label is a finite number (so `"10"` follows `"9"`), text order
+    /// otherwise. Two spellings of one number (`"1"` and `"1.0"`) would make two classes, so they are an error.
+    static func sortedClassNames(_ labels: Set<String>, fileName: String, column: String) throws -> [String] {
+        let numbers = labels.compactMap { label in Double(label).flatMap { $0.isFinite ? ($0, label) : nil } }
+        guard numbers.count == labels.count else { return labels.sorted() }
+        let sorted = numbers.sorted { $0.0 < $1.0 || ($0.0 == $1.0 && $0.1 < $1.1) }
+        for (first, second) in zip(sorted, sorted.dropFirst()) where first.0 == second.0 {
+            throw MLError(
+                code: .invalidCell,
+                message: "'\(fileName)': the label column '\(column)' writes one class two ways ('\(first.1)' and '\(second.1)'); use one spelling"
+            )
         }
-        return labels.sorted()
+        return sorted.map(\.1)
     }
 }
 

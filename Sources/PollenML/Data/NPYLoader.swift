@@ -24,10 +24,13 @@ public enum NPYLoader {
             throw MLError(code: .invalidCell, message: "'\(labelsPath)', row \(row): label \(label) is not a whole number")
         }
         let classes = Array(Set(rawLabels)).sorted()
+        guard classes.count >= 2 else {
+            throw MLError(code: .invalidCell, message: "'\(labelsPath)' holds a single class; classification needs at least two")
+        }
         let classIndex = Dictionary(uniqueKeysWithValues: classes.enumerated().map { ($1, Int32($0)) })
         return try Dataset(
             features: values, labels: rawLabels.map { classIndex[$0]! }, featureCount: features.shape[1],
-            classCount: classes.count, classNames: classes.map { String(Int($0)) }
+            classCount: classes.count, classNames: classes.map { Int(exactly: $0).map(String.init) ?? String($0) }
         )
     }
 
@@ -43,7 +46,10 @@ public enum NPYLoader {
         case .int16: values = try tensor.scalars(as: Int16.self).map(Double.init)
         case .bool: values = try tensor.scalars(as: Bool.self).map { $0 ? 1 : 0 }
         default:
-            throw MLError(code: .invalidNPY, message: "'\(fileName)' holds \(tensor.dtype) values; use float32, float64 or an integer type")
+            throw MLError(
+                code: .invalidNPY,
+                message: "'\(fileName)' holds \(tensor.dtype) values; use float32, float64, int8, int16, int32, int64, uint8 or bool"
+            )
         }
         for (index, value) in values.enumerated() where !value.isFinite {
             throw MLError(code: .invalidCell, message: "'\(fileName)', element \(index): \(value) is not a finite number")

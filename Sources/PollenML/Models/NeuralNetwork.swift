@@ -47,8 +47,6 @@ public struct NeuralNetwork: Sendable, Hashable {
 
     /// The total number of parameters.
     public var parameterCount: Int { layers.last.map { $0.biasOffset + $0.outputs } ?? 0 }
-    /// Whether the output is a single sigmoid unit (binary) rather than a softmax over classes.
-    public var hasSigmoidOutput: Bool { layers.last?.outputs == 1 }
 
     /// A network of `kind` for `featureCount` inputs and `classCount` classes.
     ///
