@@ -75,7 +75,7 @@ let package = Package(
         .testTarget(name: "PollenKernelsTests", dependencies: ["PollenKernels"], swiftSettings: settings),
         .testTarget(name: "PollenCoreTests", dependencies: ["PollenCore"], swiftSettings: settings),
         .testTarget(name: "PollenMLTests", dependencies: ["PollenML", "PollenApps"], swiftSettings: settings),
-        .testTarget(name: "PollenWireTests", dependencies: ["PollenWire"], swiftSettings: settings),
+        .testTarget(name: "PollenWireTests", dependencies: ["PollenWire"], exclude: ["Oracle"], swiftSettings: settings),
         .testTarget(name: "PollenStrategyTests", dependencies: ["PollenStrategy"], swiftSettings: settings),
         .testTarget(
             name: "PollenSimulationTests",

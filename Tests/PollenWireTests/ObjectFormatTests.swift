@@ -18,3 +18,58 @@ import Testing
         #expect(ids.contains("6d9df8315ba5676cad36e293d4a6e8c91a3206aaf4d1621487a69b617ccc1180")) // RecordDict
     }
 }
+
+@Suite struct ObjectValidationTests {
+    static let good = FlowerObject(type: .configRecord, children: [], body: [1, 2, 3])
+
+    @Test func bytesThatDoNotHashToTheirIDAreRejected() {
+        var bytes = Self.good.bytes
+        bytes[bytes.count - 1] ^= 0xFF
+        let error = #expect(throws: WireError.self) { try FlowerObject(validating: bytes, expectedID: Self.good.id) }
+        #expect(error?.code == .invalidObject)
+        #expect(error?.message.contains("hash") == true)
+    }
+
+    @Test(arguments: [
+        "ConfigRecord 3\0abc", "Nonsense  3\0abc", "ConfigRecord  4\0abc", "ConfigRecord xyz 3\0abc", "no zero byte",
+        "ConfigRecord  -1\0",
+    ])
+    func malformedHeadsAreRejected(text: String) {
+        #expect(throws: WireError.self) { try FlowerObject(validating: Array(text.utf8)) }
+    }
+
+    @Test func aWellFormedObjectParses() throws {
+        let parsed = try FlowerObject(validating: Self.good.bytes, expectedID: Self.good.id)
+        #expect(parsed == Self.good)
+        #expect(Array(parsed.body) == [1, 2, 3])
+    }
+
+    @Test func aMissingOrMistypedChildIsAnError() throws {
+        let content: RecordDict = ["config": .config(["a": 1])]
+        let encoded = try MessageCodec.encode(Message(content: content, destination: NodeID(5), type: .train))
+        var objects = Dictionary(uniqueKeysWithValues: encoded.objects.map { ($0.id, $0) })
+        let missing = encoded.objects.first { $0.type == .configRecord }!.id
+        objects[missing] = nil
+        let error = #expect(throws: WireError.self) { try MessageCodec.decode(root: encoded.root) { objects[$0] } }
+        #expect(error?.code == .missingObject)
+        let recordDict = encoded.objects.first { $0.type == .recordDict }!.id
+        let wrongType = #expect(throws: WireError.self) { try MessageCodec.decode(root: recordDict) { objects[$0] } }
+        #expect(wrongType?.code == .invalidObject)
+    }
+
+    @Test func pollenMessagesRoundTrip() throws {
+        var content = RecordDict()
+        content[arrays: "arrays"] = ["w": try Tensor((0..<1_000).map(Float.init), shape: [10, 100])]
+        content[metrics: "metrics"] = ["num-examples": 7, "loss": 0.25]
+        let original = Message(content: content, destination: NodeID(99), type: .evaluate, groupID: "2")
+        // Chunks of 1 KiB cut the array's 4,128 bytes into five objects.
+        let encoded = try MessageCodec.encode(original, chunkBytes: 1_024)
+        #expect(encoded.objects.filter { $0.type == .arrayChunk }.count == 5)
+        #expect(encoded.tree.postOrder == encoded.objects.map(\.id))
+        let lookup = Dictionary(uniqueKeysWithValues: encoded.objects.map { ($0.id, $0) })
+        let decoded = try MessageCodec.decode(root: encoded.root) { lookup[$0] }
+        #expect(decoded.content == content)
+        #expect(decoded.metadata.destination == NodeID(99))
+        #expect(try ObjectTree(proto: encoded.tree.proto) == encoded.tree)
+    }
+}
