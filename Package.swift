@@ -25,6 +25,7 @@ let package = Package(
         .package(url: "https://github.com/LebJe/TOMLKit", from: "0.6.0"),
         .package(url: "https://github.com/apple/swift-protobuf", from: "1.28.0"),
         .package(url: "https://github.com/apple/swift-crypto", "3.12.0"..<"5.0.0"),
+        .package(url: "https://github.com/groue/GRDB.swift", from: "7.0.0"),
     ],
     targets: [
         .target(name: "PollenKernels", swiftSettings: settings),
@@ -45,6 +46,11 @@ let package = Package(
             swiftSettings: settings
         ),
         .target(name: "PollenStrategy", dependencies: ["PollenCore", "PollenKernels"], swiftSettings: settings),
+        .target(
+            name: "PollenStore",
+            dependencies: ["PollenCore", "PollenWire", .product(name: "GRDB", package: "GRDB.swift")],
+            swiftSettings: settings
+        ),
         .target(
             name: "PollenSimulation",
             dependencies: ["PollenCore", "PollenStrategy", "PollenKernels"],
@@ -76,6 +82,7 @@ let package = Package(
         .testTarget(name: "PollenCoreTests", dependencies: ["PollenCore"], swiftSettings: settings),
         .testTarget(name: "PollenMLTests", dependencies: ["PollenML", "PollenApps"], swiftSettings: settings),
         .testTarget(name: "PollenWireTests", dependencies: ["PollenWire"], exclude: ["Oracle"], swiftSettings: settings),
+        .testTarget(name: "PollenStoreTests", dependencies: ["PollenStore"], swiftSettings: settings),
         .testTarget(name: "PollenStrategyTests", dependencies: ["PollenStrategy"], swiftSettings: settings),
         .testTarget(
             name: "PollenSimulationTests",

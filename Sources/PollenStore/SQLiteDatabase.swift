@@ -1,0 +1,83 @@
+public import GRDB
+import Foundation
+
+/// One SQLite file per daemon: opened in WAL mode with full durability, its schema migrated at open.
+///
+/// Every write is a transaction that SQLite has synced to disk before it returns, so a daemon killed at any
+/// moment (SIGKILL, power loss) reopens with every write it acknowledged.
+public struct SQLiteDatabase: Sendable {
+    /// The connection pool (one writer, concurrent readers).
+    public let writer: any DatabaseWriter
+
+    /// Opens (creating if needed) the database at `path` and migrates it.
+    ///
+    /// - Throws: `StoreError.unavailable` naming the path when the file cannot be opened or migrated.
+    public init(path: String) throws {
+        do {
+            let directory = URL(fileURLWithPath: path).deletingLastPathComponent().path
+            try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+            let pool = try DatabasePool(path: path)
+            // GRDB sets `synchronous = NORMAL` while it enables WAL, after `prepareDatabase` runs; FULL is set here,
+            // on the open pool, so that a commit is on disk before it is acknowledged.
+            try pool.writeWithoutTransaction { try $0.execute(sql: "PRAGMA synchronous = FULL") }
+            try SQLiteDatabase.migrator.migrate(pool)
+            writer = pool
+        } catch {
+            throw StoreError(code: .unavailable, message: "cannot open the database '\(path)': \(error)")
+        }
+    }
+
+    /// The `synchronous` setting in force (2 is FULL), for tests that guard durability.
+    public func synchronousLevel() throws -> Int {
+        try writer.writeWithoutTransaction { try Int.fetchOne($0, sql: "PRAGMA synchronous") ?? -1 }
+    }
+
+    static var migrator: DatabaseMigrator {
+        var migrator = DatabaseMigrator()
+        migrator.registerMigration("objects") { db in
+            try db.execute(sql: """
+                CREATE TABLE object (
+                    id TEXT PRIMARY KEY NOT NULL,
+                    content BLOB,
+                    refs INTEGER NOT NULL DEFAULT 0
+                );
+                CREATE TABLE object_child (
+                    parent TEXT NOT NULL REFERENCES object(id) ON DELETE CASCADE,
+                    child TEXT NOT NULL,
+                    PRIMARY KEY (parent, child)
+                );
+                CREATE TABLE run_object (
+                    run_id INTEGER NOT NULL,
+                    object_id TEXT NOT NULL REFERENCES object(id) ON DELETE CASCADE,
+                    PRIMARY KEY (run_id, object_id)
+                );
+                CREATE INDEX run_object_by_object ON run_object(object_id);
+                """)
+        }
+        return migrator
+    }
+}
+
+/// The error thrown by `PollenStore`.
+public struct StoreError: Error, Hashable, Sendable, CustomStringConvertible {
+    /// What kind of failure this is; an open set.
+    public struct Code: Hashable, Sendable, CustomStringConvertible {
+        private let name: String
+        private init(_ name: String) { self.name = name }
+        /// The database cannot be opened, read or written.
+        public static let unavailable = Code("unavailable")
+        /// Stored data is damaged (an object whose bytes no longer hash to its id).
+        public static let corrupt = Code("corrupt")
+        public var description: String { name }
+    }
+
+    public var code: Code
+    public var message: String
+
+    public init(code: Code, message: String) {
+        self.code = code
+        self.message = message
+    }
+
+    public var description: String { message }
+}

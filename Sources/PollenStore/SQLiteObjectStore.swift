@@ -1,0 +1,93 @@
+public import PollenCore
+public import PollenWire
+import GRDB
+import Foundation
+
+/// An `ObjectStore` in a SQLite file, durable across restarts.
+public struct SQLiteObjectStore: ObjectStore {
+    private let database: SQLiteDatabase
+
+    /// A store in `database`.
+    public init(database: SQLiteDatabase) { self.database = database }
+
+    public func preregister(runID: RunID, tree: ObjectTree) async throws -> [ObjectID] {
+        try await database.writer.write { db in
+            var needed = [ObjectID]()
+            var visited = Set<ObjectID>()
+            func visit(_ node: ObjectTree) throws {
+                guard visited.insert(node.id).inserted else { return }
+                for child in node.children { try visit(child) }
+                let exists = try Bool.fetchOne(db, sql: "SELECT 1 FROM object WHERE id = ?", arguments: [node.id.rawValue]) ?? false
+                if !exists {
+                    try db.execute(sql: "INSERT INTO object (id, content, refs) VALUES (?, NULL, 0)", arguments: [node.id.rawValue])
+                    for child in Set(node.children.map(\.id)) {
+                        try db.execute(sql: "INSERT INTO object_child (parent, child) VALUES (?, ?)", arguments: [node.id.rawValue, child.rawValue])
+                        try db.execute(sql: "UPDATE object SET refs = refs + 1 WHERE id = ?", arguments: [child.rawValue])
+                    }
+                }
+                try db.execute(
+                    sql: "INSERT OR IGNORE INTO run_object (run_id, object_id) VALUES (?, ?)",
+                    arguments: [Int64(bitPattern: runID.rawValue), node.id.rawValue]
+                )
+                let available = try Bool.fetchOne(db, sql: "SELECT content IS NOT NULL FROM object WHERE id = ?", arguments: [node.id.rawValue]) ?? false
+                if !available { needed.append(node.id) }
+            }
+            try visit(tree)
+            return needed
+        }
+    }
+
+    public func put(_ object: FlowerObject) async throws -> Bool {
+        try await database.writer.write { db in
+            try db.execute(
+                sql: "UPDATE object SET content = ? WHERE id = ? AND content IS NULL",
+                arguments: [Data(object.bytes), object.id.rawValue]
+            )
+            return db.changesCount > 0
+        }
+    }
+
+    public func get(_ id: ObjectID) async throws -> ObjectState {
+        // nil: no such object; .some(nil): registered, bytes not yet here.
+        let stored: Data?? = try await database.writer.read { db in
+            guard let row = try Row.fetchOne(db, sql: "SELECT content FROM object WHERE id = ?", arguments: [id.rawValue]) else {
+                return nil
+            }
+            return .some(row["content"])
+        }
+        guard let stored else { return .unknown }
+        guard let content = stored else { return .pending }
+        do {
+            return .available(try FlowerObject(validating: [UInt8](content), expectedID: id))
+        } catch {
+            throw StoreError(code: .corrupt, message: "stored object \(id) no longer matches its id: \(error)")
+        }
+    }
+
+    public func delete(_ id: ObjectID) async throws {
+        try await database.writer.write { db in try Self.delete(id, in: db) }
+    }
+
+    private static func delete(_ id: ObjectID, in db: Database) throws {
+        let children = try String.fetchAll(db, sql: "SELECT child FROM object_child WHERE parent = ?", arguments: [id.rawValue])
+        try db.execute(sql: "DELETE FROM object WHERE id = ?", arguments: [id.rawValue])
+        guard db.changesCount > 0 else { return }
+        for child in children {
+            try db.execute(sql: "UPDATE object SET refs = refs - 1 WHERE id = ?", arguments: [child])
+            let references = try Int.fetchOne(db, sql: "SELECT refs FROM object WHERE id = ?", arguments: [child])
+            if let references, references <= 0 { try delete(ObjectID(child), in: db) }
+        }
+    }
+
+    public func deleteObjects(inRun runID: RunID) async throws {
+        try await database.writer.write { db in
+            let run = Int64(bitPattern: runID.rawValue)
+            try db.execute(sql: "DELETE FROM run_object WHERE run_id = ?", arguments: [run])
+            try db.execute(sql: "DELETE FROM object WHERE id NOT IN (SELECT object_id FROM run_object)")
+        }
+    }
+
+    public func objectCount() async throws -> Int {
+        try await database.writer.read { (db: Database) -> Int in try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM object") ?? 0 }
+    }
+}
