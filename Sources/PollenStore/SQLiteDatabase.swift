@@ -9,10 +9,24 @@ public struct SQLiteDatabase: Sendable {
     /// The connection pool (one writer, concurrent readers).
     public let writer: any DatabaseWriter
 
-    /// Opens (creating if needed) the database at `path` and migrates it.
+    /// The path that opens a database in memory, gone when the daemon stops (Flower's `:flwr-in-memory:`).
+    public static let inMemoryPath = ":memory:"
+
+    /// Opens (creating if needed) the database at `path`, or one in memory for `SQLiteDatabase.inMemoryPath`, and
+    /// migrates it.
     ///
     /// - Throws: `StoreError.unavailable` naming the path when the file cannot be opened or migrated.
     public init(path: String) throws {
+        if path == Self.inMemoryPath {
+            do {
+                let queue = try DatabaseQueue()
+                try SQLiteDatabase.migrator.migrate(queue)
+                writer = queue
+            } catch {
+                throw StoreError(code: .unavailable, message: "cannot create an in-memory database: \(error)")
+            }
+            return
+        }
         do {
             let directory = URL(fileURLWithPath: path).deletingLastPathComponent().path
             try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
@@ -54,6 +68,48 @@ public struct SQLiteDatabase: Sendable {
                 CREATE INDEX run_object_by_object ON run_object(object_id);
                 """)
         }
+        migrator.registerMigration("link state") { db in
+            try db.execute(sql: """
+                CREATE TABLE node (
+                    id INTEGER PRIMARY KEY NOT NULL,
+                    public_key BLOB NOT NULL UNIQUE,
+                    status TEXT NOT NULL,
+                    heartbeat_interval REAL NOT NULL DEFAULT 0,
+                    online_until REAL NOT NULL DEFAULT 0,
+                    registered_at REAL NOT NULL
+                );
+                CREATE TABLE run (
+                    id INTEGER PRIMARY KEY NOT NULL,
+                    status TEXT NOT NULL,
+                    sub_status TEXT NOT NULL DEFAULT '',
+                    details TEXT NOT NULL DEFAULT '',
+                    config BLOB NOT NULL,
+                    created_at REAL NOT NULL
+                );
+                CREATE TABLE instruction (
+                    id TEXT PRIMARY KEY NOT NULL,
+                    run_id INTEGER NOT NULL,
+                    destination INTEGER NOT NULL,
+                    metadata BLOB NOT NULL,
+                    tree BLOB NOT NULL,
+                    expires_at REAL NOT NULL,
+                    delivered_at REAL
+                );
+                CREATE INDEX instruction_by_destination ON instruction(destination, delivered_at);
+                CREATE TABLE reply (
+                    id TEXT PRIMARY KEY NOT NULL,
+                    reply_to TEXT NOT NULL UNIQUE REFERENCES instruction(id) ON DELETE CASCADE,
+                    message BLOB NOT NULL,
+                    tree BLOB
+                );
+                CREATE TABLE run_log (
+                    run_id INTEGER NOT NULL,
+                    at REAL NOT NULL,
+                    line TEXT NOT NULL
+                );
+                CREATE INDEX run_log_by_run ON run_log(run_id, at);
+                """)
+        }
         return migrator
     }
 }
@@ -68,6 +124,10 @@ public struct StoreError: Error, Hashable, Sendable, CustomStringConvertible {
         public static let unavailable = Code("unavailable")
         /// Stored data is damaged (an object whose bytes no longer hash to its id).
         public static let corrupt = Code("corrupt")
+        /// The request conflicts with the state (a public key already registered, a node already online).
+        public static let conflict = Code("conflict")
+        /// The node, run or message does not exist.
+        public static let notFound = Code("not found")
         public var description: String { name }
     }
 

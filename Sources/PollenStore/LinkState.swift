@@ -1,0 +1,125 @@
+public import PollenCore
+public import PollenWire
+
+/// A SuperNode's status as the SuperLink sees it (Flower's node states).
+public enum NodeStatus: String, Sendable {
+    /// Known by its public key, not connected.
+    case registered
+    /// Connected, heartbeats arriving in time.
+    case online
+    /// Deactivated, or its heartbeats stopped.
+    case offline
+    /// Removed; its key may not connect.
+    case unregistered
+}
+
+/// What the SuperLink keeps of a node.
+public struct NodeInfo: Sendable, Equatable {
+    public var id: NodeID
+    /// The node's public key: PEM SubjectPublicKeyInfo bytes, as Flower sends them.
+    public var publicKey: [UInt8]
+    public var status: NodeStatus
+    /// The heartbeat interval the node declared, in seconds.
+    public var heartbeatInterval: Double
+    /// Seconds since 1970 until which the node counts as online without another heartbeat.
+    public var onlineUntil: Double
+}
+
+/// A run's lifecycle (Flower's `RunStatus`): `pending` → `starting` → `running` → `finished` with a sub-status.
+public struct RunStatus: Sendable, Equatable, CustomStringConvertible {
+    public var phase: String
+    /// For finished runs: `completed`, `failed` or `stopped`.
+    public var subStatus: String
+    /// Why, for failed or stopped runs.
+    public var details: String
+
+    public init(phase: String, subStatus: String = "", details: String = "") {
+        self.phase = phase
+        self.subStatus = subStatus
+        self.details = details
+    }
+
+    public static let pending = RunStatus(phase: "pending")
+    public static let starting = RunStatus(phase: "starting")
+    public static let running = RunStatus(phase: "running")
+    public static func finished(_ subStatus: String, details: String = "") -> RunStatus {
+        RunStatus(phase: "finished", subStatus: subStatus, details: details)
+    }
+
+    public var isFinished: Bool { phase == "finished" }
+    public var description: String { subStatus.isEmpty ? phase : "\(phase):\(subStatus)" }
+}
+
+/// What the SuperLink keeps of a run.
+public struct RunInfo: Sendable, Equatable {
+    public var id: RunID
+    public var status: RunStatus
+    /// The run configuration the researcher submitted.
+    public var config: ConfigRecord
+    public var createdAt: Double
+}
+
+/// A message as the link state keeps it: its metadata and object tree (its content lives in the `ObjectStore`),
+/// or, for a failed reply, its error.
+public struct LinkMessage: Sendable, Equatable {
+    public var metadata: Message.Metadata
+    public var tree: ObjectTree?
+    public var error: MessageError?
+
+    public init(metadata: Message.Metadata, tree: ObjectTree?, error: MessageError? = nil) {
+        self.metadata = metadata
+        self.tree = tree
+        self.error = error
+    }
+}
+
+/// The SuperLink's state: nodes, runs, messages in flight and run logs (Flower's `LinkState`).
+///
+/// Every method takes the time as an argument, so liveness and TTL rules are tested without waiting.
+public protocol LinkState: Sendable {
+    /// Registers a node's public key and returns its new id. Throws `conflict` if the key is registered.
+    func registerNode(publicKey: [UInt8], now: Double) async throws -> NodeID
+    /// Marks the node with `publicKey` online. Throws `notFound` for an unknown key, `conflict` if it is online.
+    func activateNode(publicKey: [UInt8], heartbeatInterval: Double, now: Double) async throws -> NodeID
+    /// Marks a node offline.
+    func deactivateNode(_ node: NodeID) async throws
+    /// Removes a node; its key can no longer connect.
+    func unregisterNode(_ node: NodeID) async throws
+    /// Extends a node's online time; false if the node is unknown or unregistered.
+    func heartbeat(_ node: NodeID, heartbeatInterval: Double, now: Double) async throws -> Bool
+    /// The node with `id`, with its status as of `now`.
+    func node(_ id: NodeID, now: Double) async throws -> NodeInfo?
+    /// The node with `publicKey`.
+    func node(publicKey: [UInt8], now: Double) async throws -> NodeInfo?
+    /// The ids of the nodes online at `now`.
+    func onlineNodes(now: Double) async throws -> [NodeID]
+
+    /// Creates a run in `pending` and returns its id.
+    func createRun(config: ConfigRecord, now: Double) async throws -> RunID
+    /// The run with `id`.
+    func run(_ id: RunID) async throws -> RunInfo?
+    /// Every run, oldest first.
+    func runs() async throws -> [RunInfo]
+    /// Moves a run to `status`. Throws `notFound` for an unknown run, `conflict` for a finished one.
+    func setRunStatus(_ id: RunID, to status: RunStatus) async throws
+
+    /// Stores an instruction (its `messageID` is its tree's root) for its destination node.
+    func storeInstruction(_ message: LinkMessage) async throws
+    /// Hands out up to `limit` undelivered, unexpired instructions for `node`, marking them delivered.
+    func takeInstructions(for node: NodeID, limit: Int, now: Double) async throws -> [LinkMessage]
+    /// Stores a reply to a delivered instruction; false if there is no such instruction or it has a reply.
+    func storeReply(_ message: LinkMessage, now: Double) async throws -> Bool
+    /// The replies to `instructions` that are ready, with failure replies made up for instructions that expired
+    /// or whose node went offline; each returned instruction and its reply are removed.
+    func takeReplies(to instructions: [MessageID], now: Double) async throws -> [LinkMessage]
+
+    /// Appends a line to a run's log.
+    func appendLog(run: RunID, line: String, now: Double) async throws
+    /// A run's log lines after `after` (seconds since 1970), oldest first.
+    func logs(run: RunID, after: Double) async throws -> [(at: Double, line: String)]
+}
+
+extension LinkState {
+    /// Flower's `HEARTBEAT_PATIENCE`: a node stays online for twice its declared interval after a heartbeat.
+    public static var heartbeatPatience: Double { 2 }
+}

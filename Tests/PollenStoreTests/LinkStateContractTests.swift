@@ -1,0 +1,112 @@
+import Foundation
+import PollenCore
+import PollenStore
+import PollenWire
+import Testing
+
+extension StoreKind {
+    func makeLinkState() throws -> any LinkState {
+        switch self {
+        case .memory: SQLiteLinkState(database: try SQLiteDatabase(path: SQLiteDatabase.inMemoryPath))
+        case .sqlite: SQLiteLinkState(database: try SQLiteDatabase(path: temporaryDatabasePath()))
+        }
+    }
+}
+
+/// An encoded instruction for `node` in `run`, created at `now` with `ttl` seconds to live.
+func instruction(run: RunID, node: NodeID, now: Double, ttl: Double = 60) throws -> LinkMessage {
+    var message = Message(content: ["config": .config(["server-round": 1])], destination: node, type: .train, ttlSeconds: ttl)
+    message.metadata.runID = run
+    message.metadata.createdAt = now
+    let encoded = try MessageCodec.encode(message)
+    return LinkMessage(metadata: encoded.message.metadata, tree: encoded.tree)
+}
+
+@Suite struct LinkStateContractTests {
+    static let key = Array("-----BEGIN PUBLIC KEY-----node-a".utf8)
+
+    @Test(arguments: StoreKind.allCases)
+    func nodeLifecycle(kind: StoreKind) async throws {
+        let state = try kind.makeLinkState()
+        let id = try await state.registerNode(publicKey: Self.key, now: 100)
+        await #expect(throws: StoreError.self) { try await state.registerNode(publicKey: Self.key, now: 100) }
+        #expect(try await state.node(id, now: 100)?.status == .registered)
+        #expect(try await state.activateNode(publicKey: Self.key, heartbeatInterval: 30, now: 100) == id)
+        // Activating a node that is still online fails (Flower's 412/2004).
+        await #expect(throws: StoreError.self) { try await state.activateNode(publicKey: Self.key, heartbeatInterval: 30, now: 101) }
+        #expect(try await state.onlineNodes(now: 150) == [id])
+        // Online for twice the interval after the last heartbeat, then offline.
+        #expect(try await state.onlineNodes(now: 161) == [])
+        #expect(try await state.node(id, now: 161)?.status == .offline)
+        #expect(try await state.heartbeat(id, heartbeatInterval: 30, now: 170))
+        #expect(try await state.onlineNodes(now: 200) == [id])
+        try await state.deactivateNode(id)
+        #expect(try await state.onlineNodes(now: 200) == [])
+        try await state.unregisterNode(id)
+        #expect(try await state.heartbeat(id, heartbeatInterval: 30, now: 201) == false)
+        #expect(try await state.heartbeat(NodeID(12_345), heartbeatInterval: 30, now: 201) == false)
+    }
+
+    @Test(arguments: StoreKind.allCases)
+    func runLifecycle(kind: StoreKind) async throws {
+        let state = try kind.makeLinkState()
+        let id = try await state.createRun(config: ["num-server-rounds": 3, "model": "logistic"], now: 10)
+        #expect(try await state.run(id)?.status == .pending)
+        #expect(try await state.run(id)?.config["model"] == "logistic")
+        try await state.setRunStatus(id, to: .running)
+        try await state.setRunStatus(id, to: .finished("completed"))
+        await #expect(throws: StoreError.self) { try await state.setRunStatus(id, to: .running) }
+        #expect(try await state.runs().map(\.id) == [id])
+        try await state.appendLog(run: id, line: "round 1", now: 11)
+        try await state.appendLog(run: id, line: "round 2", now: 12)
+        #expect(try await state.logs(run: id, after: 11).map(\.line) == ["round 2"])
+    }
+
+    @Test(arguments: StoreKind.allCases)
+    func instructionsAreDeliveredOnceAndRepliesReturnedOnce(kind: StoreKind) async throws {
+        let state = try kind.makeLinkState()
+        let node = try await state.registerNode(publicKey: Self.key, now: 0)
+        _ = try await state.activateNode(publicKey: Self.key, heartbeatInterval: 30, now: 0)
+        let run = try await state.createRun(config: [:], now: 0)
+        let sent = try instruction(run: run, node: node, now: 1)
+        try await state.storeInstruction(sent)
+        #expect(try await state.takeInstructions(for: NodeID(999), limit: 1, now: 2) == [])
+        let pulled = try await state.takeInstructions(for: node, limit: 1, now: 2)
+        #expect(pulled == [sent])
+        #expect(try await state.takeInstructions(for: node, limit: 1, now: 3) == [])
+        #expect(try await state.takeReplies(to: [sent.metadata.messageID], now: 4) == [])
+
+        var reply = Message(metadata: sent.metadata, body: .content(RecordDict())).reply(content: ["metrics": .metrics(["num-examples": 5])])
+        reply.metadata.createdAt = 5
+        let encoded = try MessageCodec.encode(reply)
+        let stored = LinkMessage(metadata: encoded.message.metadata, tree: encoded.tree)
+        // Only the destination may reply, and only once.
+        var impostor = stored
+        impostor.metadata.source = NodeID(77)
+        #expect(try await state.storeReply(impostor, now: 5) == false)
+        #expect(try await state.storeReply(stored, now: 5))
+        #expect(try await state.storeReply(stored, now: 5) == false)
+        #expect(try await state.takeReplies(to: [sent.metadata.messageID], now: 6) == [stored])
+        #expect(try await state.takeReplies(to: [sent.metadata.messageID], now: 7) == [])
+    }
+
+    @Test(arguments: StoreKind.allCases)
+    func expiredInstructionsAndOfflineNodesGetFailureReplies(kind: StoreKind) async throws {
+        let state = try kind.makeLinkState()
+        let node = try await state.registerNode(publicKey: Self.key, now: 0)
+        _ = try await state.activateNode(publicKey: Self.key, heartbeatInterval: 30, now: 0)
+        let run = try await state.createRun(config: [:], now: 0)
+        let expiring = try instruction(run: run, node: node, now: 0, ttl: 10)
+        let waiting = try instruction(run: run, node: node, now: 0.5, ttl: 1_000)
+        try await state.storeInstruction(expiring)
+        try await state.storeInstruction(waiting)
+        #expect(try await state.takeInstructions(for: node, limit: 5, now: 20) == [waiting])
+        let expired = try await state.takeReplies(to: [expiring.metadata.messageID], now: 20)
+        #expect(expired.first?.error?.code == .messageUnavailable)
+        #expect(expired.first?.metadata.replyTo == expiring.metadata.messageID)
+        // The node's heartbeats stop: its pending instruction fails with a stated reason.
+        let offline = try await state.takeReplies(to: [waiting.metadata.messageID], now: 100)
+        #expect(offline.first?.error?.code == .nodeUnavailable)
+        #expect(offline.first?.error?.reason.contains("offline") == true)
+    }
+}
