@@ -26,6 +26,9 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-protobuf", from: "1.28.0"),
         .package(url: "https://github.com/apple/swift-crypto", "3.12.0"..<"5.0.0"),
         .package(url: "https://github.com/groue/GRDB.swift", from: "7.0.0"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.0.0"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.5.0"),
+        .package(url: "https://github.com/apple/swift-http-types", from: "1.0.0"),
     ],
     targets: [
         .target(name: "PollenKernels", swiftSettings: settings),
@@ -49,6 +52,17 @@ let package = Package(
         .target(
             name: "PollenStore",
             dependencies: ["PollenCore", "PollenWire", .product(name: "GRDB", package: "GRDB.swift")],
+            swiftSettings: settings
+        ),
+        .target(
+            name: "PollenLink",
+            dependencies: [
+                "PollenCore", "PollenWire", "PollenStore",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "SwiftProtobuf", package: "swift-protobuf"),
+            ],
             swiftSettings: settings
         ),
         .target(
@@ -83,6 +97,16 @@ let package = Package(
         .testTarget(name: "PollenMLTests", dependencies: ["PollenML", "PollenApps"], swiftSettings: settings),
         .testTarget(name: "PollenWireTests", dependencies: ["PollenWire"], exclude: ["Oracle"], swiftSettings: settings),
         .testTarget(name: "PollenStoreTests", dependencies: ["PollenStore"], swiftSettings: settings),
+        .testTarget(
+            name: "PollenLinkTests",
+            dependencies: [
+                "PollenLink", "PollenWire", "PollenStore",
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
+                .product(name: "SwiftProtobuf", package: "swift-protobuf"),
+                .product(name: "Crypto", package: "swift-crypto"),
+            ],
+            swiftSettings: settings
+        ),
         .testTarget(name: "PollenStrategyTests", dependencies: ["PollenStrategy"], swiftSettings: settings),
         .testTarget(
             name: "PollenSimulationTests",

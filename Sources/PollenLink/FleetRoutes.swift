@@ -1,0 +1,119 @@
+public import Hummingbird
+import Foundation
+import HTTPTypes
+import Logging
+import PollenWire
+import SwiftProtobuf
+
+/// The Fleet API's HTTP edge: `POST /v1/fleet/<rpc>` with a protobuf body, the node's signature headers checked,
+/// and every failure answered with an HTTP status and a JSON reason (Flower 1.42's transport).
+///
+/// Transport concerns live here only: the handlers never see HTTP.
+public enum FleetRoutes {
+    /// The largest request body accepted: one 5 MiB object chunk with room to spare.
+    public static let defaultMaximumBodyBytes = 16 * 1_024 * 1_024
+
+    /// Adds the Fleet routes to `router`.
+    public static func add(to router: Router<BasicRequestContext>, handlers: FleetHandlers, maximumBodyBytes: Int = defaultMaximumBodyBytes) {
+        func route<Input: SwiftProtobuf.Message, Output: SwiftProtobuf.Message>(
+            _ name: String, _ handler: @escaping @Sendable (FleetHandlers) -> (Input, [UInt8]) async throws -> Output
+        ) {
+            router.post("/v1/fleet/\(name)") { request, _ -> Response in
+                try await respond(request, route: name, maximumBodyBytes: maximumBodyBytes) { (input: Input, caller) in
+                    try await handler(handlers)(input, caller)
+                }
+            }
+        }
+        route("register-node", FleetHandlers.registerNode)
+        route("activate-node", FleetHandlers.activateNode)
+        route("deactivate-node", FleetHandlers.deactivateNode)
+        route("unregister-node", FleetHandlers.unregisterNode)
+        route("send-node-heartbeat", FleetHandlers.sendHeartbeat)
+        route("pull-messages", FleetHandlers.pullMessages)
+        route("push-messages", FleetHandlers.pushMessages)
+        route("get-run", FleetHandlers.getRun)
+        route("push-object", FleetHandlers.pushObject)
+        route("pull-object", FleetHandlers.pullObject)
+        route("confirm-message-received", FleetHandlers.confirmMessageReceived)
+        router.post("/v1/fleet/get-fab") { _, _ -> Response in
+            FleetError(status: 403, code: 0, detail: "this SuperLink runs built-in Pollen apps and serves no FABs").response
+        }
+    }
+
+    /// Decodes, authenticates, handles and encodes one request.
+    static func respond<Input: SwiftProtobuf.Message, Output: SwiftProtobuf.Message>(
+        _ request: Request, route: String, maximumBodyBytes: Int,
+        handler: (Input, [UInt8]) async throws -> Output
+    ) async throws -> Response {
+        var request = request
+        let contentType = request.headers[.contentType]
+        guard contentType?.hasPrefix("application/protobuf") == true else {
+            return FleetError.unsupportedMediaType(contentType).response
+        }
+        let body: ByteBuffer
+        do {
+            body = try await request.collectBody(upTo: maximumBodyBytes)
+        } catch {
+            return FleetError.tooLarge(maximumBodyBytes).response
+        }
+        let input: Input
+        do {
+            input = try Input(serializedBytes: Array(buffer: body))
+        } catch {
+            return FleetError.invalidProtobuf(route).response
+        }
+        guard let signature = NodeSignature(
+            publicKey: request.headers[HTTPField.Name(NodeSignature.publicKeyHeader)!],
+            timestamp: request.headers[HTTPField.Name(NodeSignature.timestampHeader)!],
+            signature: request.headers[HTTPField.Name(NodeSignature.signatureHeader)!]
+        ) else {
+            return FleetError.unauthenticated("the request lacks the flwr-public-key, flwr-timestamp and flwr-signature headers").response
+        }
+        if let problem = signature.verify() {
+            return FleetError.unauthenticated(problem).response
+        }
+        do {
+            let output = try await handler(input, signature.publicKey)
+            let bytes: [UInt8] = try output.serializedBytes()
+            return Response(
+                status: .ok, headers: [.contentType: "application/protobuf"],
+                body: ResponseBody(byteBuffer: ByteBuffer(bytes: bytes))
+            )
+        } catch let error as FleetError {
+            return error.response
+        }
+    }
+}
+
+/// Turns every error that escapes a route (an unknown route, a store failure) into a JSON reason, so a peer
+/// always learns why, and the server keeps serving.
+public struct FleetErrorMiddleware: RouterMiddleware {
+    public typealias Context = BasicRequestContext
+
+    public init() {}
+
+    public func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        do {
+            return try await next(request, context)
+        } catch let error as FleetError {
+            return error.response
+        } catch let error as HTTPError where error.status == .notFound {
+            return FleetError.notFound("no route \(request.method) \(request.uri.path); Fleet routes are POST /v1/fleet/<rpc>").response
+        } catch let error as HTTPError {
+            return FleetError(status: Int(error.status.code), code: 0, detail: error.body ?? "\(error.status)").response
+        } catch {
+            context.logger.error("request failed", metadata: ["pollen.route": "\(request.uri.path)", "error": "\(error)"])
+            return FleetError(status: 500, code: 0, detail: "the SuperLink failed to handle the request: \(error)").response
+        }
+    }
+}
+
+extension FleetError {
+    /// The HTTP response carrying this error.
+    var response: Response {
+        Response(
+            status: HTTPResponse.Status(code: status), headers: [.contentType: "application/json"],
+            body: ResponseBody(byteBuffer: ByteBuffer(string: json))
+        )
+    }
+}

@@ -1,0 +1,64 @@
+public import Hummingbird
+import PollenStore
+public import Logging
+
+/// The SuperLink's settings.
+public struct SuperLinkConfiguration: Sendable {
+    /// The address to listen on.
+    public var host: String
+    /// The port to listen on; 0 picks a free one.
+    public var port: Int
+    /// The SQLite file of the state, or `SQLiteDatabase.inMemoryPath`.
+    public var databasePath: String
+    /// Whether nodes may register their own keys (`false` with `--require-known-nodes`).
+    public var allowsSelfRegistration: Bool
+    /// The largest request body accepted.
+    public var maximumBodyBytes: Int
+
+    public init(
+        host: String = "127.0.0.1", port: Int = 9092, databasePath: String = "pollen-superlink.db",
+        allowsSelfRegistration: Bool = true, maximumBodyBytes: Int = FleetRoutes.defaultMaximumBodyBytes
+    ) {
+        self.host = host
+        self.port = port
+        self.databasePath = databasePath
+        self.allowsSelfRegistration = allowsSelfRegistration
+        self.maximumBodyBytes = maximumBodyBytes
+    }
+}
+
+/// The SuperLink: the coordinator a research network runs. It serves the Fleet API to SuperNodes over HTTP, with
+/// its nodes, runs, messages and objects in one SQLite database.
+public enum SuperLink {
+    /// The router of every SuperLink API, over `handlers`.
+    public static func router(handlers: FleetHandlers, maximumBodyBytes: Int = FleetRoutes.defaultMaximumBodyBytes) -> Router<BasicRequestContext> {
+        let router = Router()
+        router.add(middleware: FleetErrorMiddleware())
+        router.get("/health") { _, _ in "ok" }
+        FleetRoutes.add(to: router, handlers: handlers, maximumBodyBytes: maximumBodyBytes)
+        return router
+    }
+
+    /// Fleet handlers over the database at `configuration.databasePath`.
+    public static func handlers(configuration: SuperLinkConfiguration) throws -> FleetHandlers {
+        let database = try SQLiteDatabase(path: configuration.databasePath)
+        return FleetHandlers(
+            state: SQLiteLinkState(database: database), objects: SQLiteObjectStore(database: database),
+            allowsSelfRegistration: configuration.allowsSelfRegistration
+        )
+    }
+
+    /// The HTTP application serving the SuperLink, ready to `runService()` (which stops gracefully on SIGTERM).
+    public static func application(
+        configuration: SuperLinkConfiguration, logger: Logger = Logger(label: "pollen.superlink"),
+        onServerRunning: @escaping @Sendable (Int) async -> Void = { _ in }
+    ) throws -> some ApplicationProtocol {
+        let handlers = try handlers(configuration: configuration)
+        return Application(
+            router: router(handlers: handlers, maximumBodyBytes: configuration.maximumBodyBytes),
+            configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "pollen-superlink"),
+            onServerRunning: { channel in await onServerRunning(channel.localAddress?.port ?? configuration.port) },
+            logger: logger
+        )
+    }
+}

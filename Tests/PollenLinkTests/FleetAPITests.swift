@@ -1,0 +1,201 @@
+import Crypto
+import Foundation
+import HTTPTypes
+import Hummingbird
+import HummingbirdTesting
+import PollenCore
+import PollenLink
+import PollenStore
+import PollenWire
+import SwiftProtobuf
+import Testing
+
+/// A SuperNode's side of the Fleet API for tests: a P-384 key that signs every request, as Flower's does.
+struct TestNode {
+    let key = P384.Signing.PrivateKey()
+    var publicKey: Data { Data(key.publicKey.pemRepresentation.utf8) }
+
+    func headers(contentType: String = "application/protobuf") throws -> HTTPFields {
+        var fields = HTTPFields()
+        fields[.contentType] = contentType
+        for (name, value) in try NodeSignature.sign(with: key).headers { fields[HTTPField.Name(name)!] = value }
+        return fields
+    }
+}
+
+/// The outcome of one call: the status, and the decoded response or the JSON reason.
+struct Call<Output: SwiftProtobuf.Message> {
+    var status: HTTPResponse.Status
+    var output: Output?
+    var reason: String
+}
+
+func post<Output: SwiftProtobuf.Message>(
+    _ client: some TestClientProtocol, _ route: String, _ input: some SwiftProtobuf.Message, as node: TestNode,
+    expecting: Output.Type = Output.self
+) async throws -> Call<Output> {
+    let bytes: [UInt8] = try input.serializedBytes()
+    return try await post(client, route, body: ByteBuffer(bytes: bytes), headers: node.headers())
+}
+
+func post<Output: SwiftProtobuf.Message>(
+    _ client: some TestClientProtocol, _ route: String, body: ByteBuffer, headers: HTTPFields, expecting: Output.Type = Output.self
+) async throws -> Call<Output> {
+    try await client.execute(uri: "/v1/fleet/\(route)", method: .post, headers: headers, body: body) { response in
+        let text = String(buffer: response.body)
+        let output = response.status == .ok ? try Output(serializedBytes: Array(buffer: response.body)) : nil
+        return Call(status: response.status, output: output, reason: text)
+    }
+}
+
+/// A SuperLink with in-memory state, and the handlers behind it for arranging state directly.
+func makeSuperLink(allowsSelfRegistration: Bool = true) throws -> (Application<RouterResponder<BasicRequestContext>>, FleetHandlers) {
+    let handlers = try SuperLink.handlers(configuration: SuperLinkConfiguration(databasePath: SQLiteDatabase.inMemoryPath, allowsSelfRegistration: allowsSelfRegistration))
+    return (Application(router: SuperLink.router(handlers: handlers, maximumBodyBytes: 64 * 1_024)), handlers)
+}
+
+/// Registers and activates `node`; returns its id.
+func connect(_ node: TestNode, _ client: some TestClientProtocol) async throws -> UInt64 {
+    let registered = try await post(client, "register-node", Flwr_Proto_RegisterNodeFleetRequest.with { $0.publicKey = node.publicKey }, as: node,
+                                    expecting: Flwr_Proto_RegisterNodeFleetResponse.self)
+    let activated = try await post(client, "activate-node", Flwr_Proto_ActivateNodeRequest.with {
+        $0.publicKey = node.publicKey
+        $0.heartbeatInterval = 30
+    }, as: node, expecting: Flwr_Proto_ActivateNodeResponse.self)
+    #expect(registered.output?.nodeID == activated.output?.nodeID)
+    return try #require(activated.output?.nodeID)
+}
+
+@Suite struct FleetAPITests {
+    @Test func aNodeRegistersPullsItsMessageAndRepliesWithItsObjects() async throws {
+        let (app, handlers) = try makeSuperLink()
+        try await app.test(.router) { client in
+            let node = TestNode()
+            let id = try await connect(node, client)
+            let nodeMessage = Flwr_Proto_Node.with { $0.nodeID = id }
+            let beat = try await post(client, "send-node-heartbeat", Flwr_Proto_SendNodeHeartbeatRequest.with {
+                $0.node = nodeMessage
+                $0.heartbeatInterval = 30
+            }, as: node, expecting: Flwr_Proto_SendNodeHeartbeatResponse.self)
+            #expect(beat.output?.success == true)
+
+            // The ServerApp side: a run and an instruction whose objects the SuperLink holds.
+            let run = try await handlers.state.createRun(config: [:], now: Date().timeIntervalSince1970)
+            try await handlers.state.setRunStatus(run, to: .running)
+            var instruction = Message(content: ["config": .config(["server-round": 1])], destination: NodeID(id), type: .train)
+            instruction.metadata.runID = run
+            instruction.metadata.createdAt = Date().timeIntervalSince1970
+            let encoded = try MessageCodec.encode(instruction)
+            _ = try await handlers.objects.preregister(runID: run, tree: encoded.tree)
+            for object in encoded.objects { _ = try await handlers.objects.put(object) }
+            try await handlers.state.storeInstruction(LinkMessage(metadata: encoded.message.metadata, tree: encoded.tree))
+
+            let pulled = try await post(client, "pull-messages", Flwr_Proto_PullMessagesRequest.with { $0.node = nodeMessage }, as: node,
+                                        expecting: Flwr_Proto_PullMessagesResponse.self)
+            let message = try #require(pulled.output?.messagesList.first)
+            #expect(message.metadata.messageID == encoded.root.rawValue)
+            var fetched = [ObjectID: FlowerObject]()
+            for id in try ObjectTree(proto: pulled.output!.messageObjectTrees[0]).postOrder {
+                let object = try await post(client, "pull-object", Flwr_Proto_PullObjectRequest.with {
+                    $0.node = nodeMessage
+                    $0.runID = run.rawValue
+                    $0.objectID = id.rawValue
+                }, as: node, expecting: Flwr_Proto_PullObjectResponse.self)
+                fetched[id] = try FlowerObject(validating: [UInt8](object.output!.objectContent), expectedID: id)
+            }
+            let received = try MessageCodec.decode(root: encoded.root) { fetched[$0] }
+            #expect(received.content == instruction.content)
+            _ = try await post(client, "confirm-message-received", Flwr_Proto_ConfirmMessageReceivedRequest.with {
+                $0.node = nodeMessage
+                $0.runID = run.rawValue
+                $0.messageObjectID = encoded.root.rawValue
+            }, as: node, expecting: Flwr_Proto_ConfirmMessageReceivedResponse.self)
+
+            var reply = received.reply(content: ["metrics": .metrics(["num-examples": 10])])
+            reply.metadata.createdAt = Date().timeIntervalSince1970
+            let replyObjects = try MessageCodec.encode(reply)
+            let pushed = try await post(client, "push-messages", Flwr_Proto_PushMessagesRequest.with {
+                $0.node = nodeMessage
+                $0.messagesList = [.with { $0.metadata = replyObjects.message.metadata.proto; $0.content = .init() }]
+                $0.messageObjectTrees = [replyObjects.tree.proto]
+            }, as: node, expecting: Flwr_Proto_PushMessagesResponse.self)
+            #expect(pushed.output?.results[replyObjects.root.rawValue] == 0)
+            // The config record is shared with nothing the SuperLink still has; every reply object is asked for.
+            #expect(pushed.output?.objectsToPush == replyObjects.tree.postOrder.map(\.rawValue))
+            for object in replyObjects.objects {
+                let stored = try await post(client, "push-object", Flwr_Proto_PushObjectRequest.with {
+                    $0.node = nodeMessage
+                    $0.runID = run.rawValue
+                    $0.objectID = object.id.rawValue
+                    $0.objectContent = Data(object.bytes)
+                }, as: node, expecting: Flwr_Proto_PushObjectResponse.self)
+                #expect(stored.output?.stored == true)
+            }
+            let replies = try await handlers.state.takeReplies(to: [encoded.message.metadata.messageID], now: Date().timeIntervalSince1970)
+            #expect(replies.first?.metadata.messageID.rawValue == replyObjects.root.rawValue)
+        }
+    }
+
+    @Test func badInputGetsAReasonAndTheServerKeepsServing() async throws {
+        let (app, _) = try makeSuperLink()
+        try await app.test(.router) { client in
+            let node = TestNode()
+            let id = try await connect(node, client)
+            let other = TestNode()
+            let otherID = try await connect(other, client)
+            typealias Pull = Flwr_Proto_PullMessagesResponse
+
+            let garbage: Call<Pull> = try await post(client, "pull-messages", body: ByteBuffer(bytes: [0xFF, 0xFF, 0xFF]), headers: node.headers())
+            #expect(garbage.status == .badRequest)
+            #expect(garbage.reason.contains("1003"))
+
+            let unknown: Call<Pull> = try await post(client, "teleport", body: ByteBuffer(), headers: node.headers())
+            #expect(unknown.status == .notFound)
+            #expect(unknown.reason.contains("no route"))
+
+            var object = FlowerObject(type: .configRecord, children: [], body: [1, 2, 3]).bytes
+            let id0 = FlowerObject.hash(object)
+            object[object.count - 1] = 9
+            let forged = try await post(client, "push-object", Flwr_Proto_PushObjectRequest.with {
+                $0.node = .with { $0.nodeID = id }
+                $0.objectID = id0.rawValue
+                $0.objectContent = Data(object)
+            }, as: node, expecting: Flwr_Proto_PushObjectResponse.self)
+            #expect(forged.status == .badRequest)
+            #expect(forged.reason.contains("hash"))
+
+            let oversized: Call<Pull> = try await post(client, "push-object", body: ByteBuffer(repeating: 0, count: 100 * 1_024), headers: node.headers())
+            #expect(oversized.status == .contentTooLarge)
+            #expect(oversized.reason.contains("exceeds"))
+
+            // A node asking for another node's messages is refused: its key is not that node's.
+            let stolen = try await post(client, "pull-messages", Flwr_Proto_PullMessagesRequest.with { $0.node = .with { $0.nodeID = otherID } },
+                                        as: node, expecting: Pull.self)
+            #expect(stolen.status == .unauthorized)
+
+            var unsigned = HTTPFields()
+            unsigned[.contentType] = "application/protobuf"
+            let anonymous: Call<Pull> = try await post(client, "pull-messages", body: ByteBuffer(), headers: unsigned)
+            #expect(anonymous.status == .unauthorized)
+
+            let wrongType: Call<Pull> = try await post(client, "pull-messages", body: ByteBuffer(), headers: node.headers(contentType: "application/json"))
+            #expect(wrongType.status == .unsupportedMediaType)
+
+            // Still serving.
+            let fine = try await post(client, "pull-messages", Flwr_Proto_PullMessagesRequest.with { $0.node = .with { $0.nodeID = id } }, as: node,
+                                      expecting: Pull.self)
+            #expect(fine.status == .ok)
+        }
+    }
+
+    @Test func knownNodesOnlyRefusesSelfRegistration() async throws {
+        let (app, _) = try makeSuperLink(allowsSelfRegistration: false)
+        try await app.test(.router) { client in
+            let node = TestNode()
+            let call = try await post(client, "register-node", Flwr_Proto_RegisterNodeFleetRequest.with { $0.publicKey = node.publicKey }, as: node,
+                                      expecting: Flwr_Proto_RegisterNodeFleetResponse.self)
+            #expect(call.status == .preconditionFailed)
+            #expect(call.reason.contains("2001"))
+        }
+    }
+}
