@@ -29,6 +29,7 @@ let package = Package(
         .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.0.0"),
         .package(url: "https://github.com/apple/swift-log", from: "1.5.0"),
         .package(url: "https://github.com/apple/swift-http-types", from: "1.0.0"),
+        .package(url: "https://github.com/swift-server/async-http-client", from: "1.20.0"),
     ],
     targets: [
         .target(name: "PollenKernels", swiftSettings: settings),
@@ -66,6 +67,17 @@ let package = Package(
             swiftSettings: settings
         ),
         .target(
+            name: "PollenNode",
+            dependencies: [
+                "PollenCore", "PollenWire",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "SwiftProtobuf", package: "swift-protobuf"),
+            ],
+            swiftSettings: settings
+        ),
+        .target(
             name: "PollenSimulation",
             dependencies: ["PollenCore", "PollenStrategy", "PollenKernels"],
             swiftSettings: settings
@@ -84,7 +96,12 @@ let package = Package(
         .target(
             name: "PollenCLI",
             dependencies: [
-                "Pollen", "PollenApps",
+                "Pollen", "PollenApps", "PollenLink", "PollenNode", "PollenStore", "PollenWire",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "SwiftProtobuf", package: "swift-protobuf"),
+                .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "TOMLKit", package: "TOMLKit"),
             ],

@@ -5,7 +5,10 @@ public struct PollenCommand: AsyncParsableCommand {
     public static let configuration = CommandConfiguration(
         commandName: "pollen",
         abstract: "Pollen: federated learning across sites that keep their data.",
-        subcommands: [SimulateCommand.self]
+        subcommands: [
+            SimulateCommand.self, SuperLinkCommand.self, SuperNodeCommand.self, RunCommand.self, ListCommand.self, LogCommand.self,
+            StopCommand.self,
+        ]
     )
 
     public init() {}

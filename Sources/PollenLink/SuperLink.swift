@@ -36,6 +36,7 @@ public enum SuperLink {
         router.add(middleware: FleetErrorMiddleware())
         router.get("/health") { _, _ in "ok" }
         FleetRoutes.add(to: router, handlers: handlers, maximumBodyBytes: maximumBodyBytes)
+        ControlRoutes.add(to: router, state: handlers.state)
         return router
     }
 
@@ -48,13 +49,13 @@ public enum SuperLink {
         )
     }
 
-    /// The HTTP application serving the SuperLink, ready to `runService()` (which stops gracefully on SIGTERM).
+    /// The HTTP application serving the SuperLink over `handlers`, ready to `runService()` (which stops gracefully on
+    /// SIGTERM).
     public static func application(
-        configuration: SuperLinkConfiguration, logger: Logger = Logger(label: "pollen.superlink"),
+        configuration: SuperLinkConfiguration, handlers: FleetHandlers, logger: Logger = Logger(label: "pollen.superlink"),
         onServerRunning: @escaping @Sendable (Int) async -> Void = { _ in }
-    ) throws -> some ApplicationProtocol {
-        let handlers = try handlers(configuration: configuration)
-        return Application(
+    ) -> some ApplicationProtocol {
+        Application(
             router: router(handlers: handlers, maximumBodyBytes: configuration.maximumBodyBytes),
             configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "pollen-superlink"),
             onServerRunning: { channel in await onServerRunning(channel.localAddress?.port ?? configuration.port) },

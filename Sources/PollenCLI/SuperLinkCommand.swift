@@ -1,0 +1,52 @@
+public import ArgumentParser
+import Foundation
+import Hummingbird
+import Logging
+import PollenLink
+import PollenStore
+
+/// `pollen superlink`: the coordinator daemon.
+public struct SuperLinkCommand: AsyncParsableCommand {
+    public static let configuration = CommandConfiguration(
+        commandName: "superlink",
+        abstract: "Run a SuperLink: the Fleet API for SuperNodes and the Control API for researchers, on one port.",
+        discussion: """
+            State (nodes, runs, messages, objects) lives in a SQLite file (--database), so a SuperLink killed and \
+            restarted on the same file loses nothing it accepted. Every submitted run's ServerApp runs beside the \
+            SuperLink. Stops gracefully on SIGTERM or SIGINT.
+            """
+    )
+
+    @Option(help: "The address to listen on.") var host = "127.0.0.1"
+    @Option(help: "The port to listen on (0 picks a free one, printed at start).") var port = 9092
+    @Option(help: "The SQLite state file, or :memory: for state that ends with the process.") var database = "pollen-superlink.db"
+    @Flag(help: "Serve plain HTTP. Required: TLS is not implemented yet.") var insecure = false
+    @Flag(help: "Refuse self-registration; only keys an operator registered may connect.") var requireKnownNodes = false
+
+    public init() {}
+
+    public func run() async throws {
+        guard insecure else {
+            throw ValidationError("TLS is not implemented yet in Pollen's SuperLink; pass --insecure to serve plain HTTP on a trusted network")
+        }
+        Daemon.warn("WARNING: --insecure: the SuperLink serves plain HTTP; node keys still sign every request, but traffic is not encrypted")
+        var logger = Logger(label: "pollen.superlink")
+        logger.logLevel = .info
+        let configuration = SuperLinkConfiguration(
+            host: host, port: port, databasePath: database, allowsSelfRegistration: !requireKnownNodes
+        )
+        let handlers = try SuperLink.handlers(configuration: configuration)
+        let app = SuperLink.application(configuration: configuration, handlers: handlers, logger: logger) { port in
+            Daemon.announce("SuperLink listening on http://\(configuration.host):\(port) (database \(configuration.databasePath))")
+        }
+        let launcher = RunLauncher(handlers: handlers, logger: logger)
+        try await Daemon.runUntilSignalled {
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                group.addTask { try await app.run() }
+                group.addTask { try await launcher.run() }
+                try await group.next()
+                group.cancelAll()
+            }
+        }
+    }
+}

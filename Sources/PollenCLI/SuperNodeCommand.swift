@@ -1,0 +1,66 @@
+public import ArgumentParser
+import AsyncHTTPClient
+import Crypto
+import Foundation
+import Logging
+import PollenApps
+import PollenCore
+import PollenNode
+
+/// `pollen supernode`: the daemon a data custodian runs next to the data.
+public struct SuperNodeCommand: AsyncParsableCommand {
+    public static let configuration = CommandConfiguration(
+        commandName: "supernode",
+        abstract: "Run a SuperNode: pull tasks from a SuperLink and run the ClientApp on this site's data.",
+        discussion: """
+            The SuperNode opens every connection itself and listens on no port. Its identity is a P-384 key \
+            (--key, or a fresh one per start). Site settings reach the ClientApp through --node-config, e.g. \
+            --node-config data-path=/data/site.csv --node-config label=diagnosis.
+            """
+    )
+
+    @Option(help: "The SuperLink's HOST:PORT.") var superlink = "127.0.0.1:9092"
+    @Flag(help: "Connect over plain HTTP. Required: TLS is not implemented yet.") var insecure = false
+    @Option(name: .long, parsing: .singleValue, help: "A site setting key=value (repeatable).") var nodeConfig: [String] = []
+    @Option(help: "A PEM file with this node's P-384 private key; created if missing.") var key: String?
+    @Option(help: "Seconds between pulls while idle.") var pollInterval = 0.2
+
+    public init() {}
+
+    public func run() async throws {
+        guard insecure else {
+            throw ValidationError("TLS is not implemented yet in Pollen's SuperNode; pass --insecure to connect over plain HTTP")
+        }
+        Daemon.warn("WARNING: --insecure: traffic to the SuperLink is not encrypted")
+        var config = UserConfig()
+        for assignment in nodeConfig {
+            let (name, value) = try TOMLConfig.override(assignment)
+            config[name] = value
+        }
+        let signingKey = try loadKey()
+        var logger = Logger(label: "pollen.supernode")
+        logger.logLevel = .info
+        let node = SuperNode(
+            configuration: SuperNodeConfiguration(superLinkURL: "http://\(superlink)", nodeConfig: config, pollSeconds: pollInterval),
+            clientApp: TabularClientApp.make(data: LocalCSVData.provider), key: signingKey, http: HTTPClient.shared, logger: logger
+        )
+        try await Daemon.runUntilSignalled { try await node.run() }
+    }
+
+    private func loadKey() throws -> P384.Signing.PrivateKey {
+        guard let key else { return P384.Signing.PrivateKey() }
+        if let pem = try? String(contentsOfFile: key, encoding: .utf8) {
+            do { return try P384.Signing.PrivateKey(pemRepresentation: pem) } catch {
+                throw ValidationError("'\(key)' is not a PEM P-384 private key: \(error)")
+            }
+        }
+        let fresh = P384.Signing.PrivateKey()
+        do {
+            try fresh.pemRepresentation.write(toFile: key, atomically: true, encoding: .utf8)
+            try FileManager.default.setAttributes([.posixPermissions: 0o600], ofItemAtPath: key)
+        } catch {
+            throw ValidationError("cannot write the node key to '\(key)': \(error.localizedDescription)")
+        }
+        return fresh
+    }
+}

@@ -1,0 +1,102 @@
+public import PollenCore
+public import PollenStore
+import PollenWire
+import Foundation
+
+/// The `Grid` of a ServerApp running beside the SuperLink: messages go into the link state and object store,
+/// where SuperNodes pull them, and replies come back the same way.
+///
+/// It polls for replies every `pollSeconds`; an instruction whose node goes offline or whose TTL runs out comes
+/// back as a failure reply made by the link state, so a round never waits on a node that is gone.
+public struct LinkGrid: Grid {
+    public let runID: RunID
+    let state: any LinkState
+    let objects: any ObjectStore
+    /// Seconds between looks for replies.
+    let pollSeconds: Double
+
+    public init(runID: RunID, state: any LinkState, objects: any ObjectStore, pollSeconds: Double = 0.05) {
+        self.runID = runID
+        self.state = state
+        self.objects = objects
+        self.pollSeconds = pollSeconds
+    }
+
+    public func nodeIDs() async throws -> [NodeID] {
+        try await state.onlineNodes(now: Date().timeIntervalSince1970)
+    }
+
+    public func sendAndReceive(_ messages: [Message], timeoutSeconds: Double) async throws -> [Message] {
+        var pending = [MessageID]()
+        for var message in messages {
+            message.metadata.runID = runID
+            message.metadata.source = .superLink
+            message.metadata.createdAt = Date().timeIntervalSince1970
+            let encoded = try MessageCodec.encode(message)
+            _ = try await objects.preregister(runID: runID, tree: encoded.tree)
+            for object in encoded.objects { _ = try await objects.put(object) }
+            try await state.storeInstruction(LinkMessage(metadata: encoded.message.metadata, tree: encoded.tree))
+            pending.append(encoded.message.metadata.messageID)
+        }
+        let order = Dictionary(uniqueKeysWithValues: pending.enumerated().map { ($1, $0) })
+        var replies = [(Int, Message)]()
+        let deadline = Date().addingTimeInterval(timeoutSeconds)
+        while !pending.isEmpty {
+            try Task.checkCancellation()
+            let now = Date().timeIntervalSince1970
+            for reply in try await state.takeReplies(to: pending, now: now) {
+                guard let instruction = reply.metadata.replyTo else { continue }
+                pending.removeAll { $0 == instruction }
+                replies.append((order[instruction] ?? 0, try await message(from: reply, deadline: deadline)))
+            }
+            guard !pending.isEmpty else { break }
+            guard Date() < deadline else {
+                for instruction in pending {
+                    let error = MessageError(code: .replyMessageUnavailable, reason: "no reply within \(Int(timeoutSeconds)) s")
+                    let placeholder = Message(content: RecordDict(), destination: .superLink, type: .train)
+                    var failed = placeholder.reply(error: error)
+                    failed.metadata.replyTo = instruction
+                    failed.metadata.runID = runID
+                    replies.append((order[instruction] ?? 0, failed))
+                }
+                break
+            }
+            try await Task.sleep(for: .seconds(pollSeconds))
+        }
+        return replies.sorted { $0.0 < $1.0 }.map(\.1)
+    }
+
+    /// The full reply: its content read back from the object store once every object has arrived.
+    private func message(from reply: LinkMessage, deadline: Date) async throws -> Message {
+        if let error = reply.error {
+            return Message(metadata: reply.metadata, body: .error(error))
+        }
+        guard let tree = reply.tree else {
+            return Message(metadata: reply.metadata, body: .error(MessageError(code: .unknown, reason: "the reply has no content")))
+        }
+        // The node pushes its objects right after the reply; wait for the last of them.
+        while true {
+            var missing = false
+            for id in tree.postOrder {
+                if case .available = try await objects.get(id) { continue }
+                missing = true
+                break
+            }
+            if !missing { break }
+            guard Date() < deadline else {
+                return Message(metadata: reply.metadata, body: .error(MessageError(
+                    code: .replyMessageUnavailable, reason: "the reply's objects did not all arrive in time"
+                )))
+            }
+            try await Task.sleep(for: .seconds(pollSeconds))
+        }
+        let objects = self.objects
+        var fetched = [ObjectID: FlowerObject]()
+        for id in tree.postOrder {
+            if case .available(let object) = try await objects.get(id) { fetched[id] = object }
+        }
+        let decoded = try MessageCodec.decode(root: tree.id) { fetched[$0] }
+        try await objects.delete(tree.id)
+        return decoded
+    }
+}

@@ -1,0 +1,66 @@
+public import AsyncHTTPClient
+public import Crypto
+public import Foundation
+import NIOCore
+import NIOHTTP1
+import PollenWire
+public import SwiftProtobuf
+
+/// A failed Fleet call: the SuperLink's HTTP status and reason, or a transport failure (status 0).
+public struct FleetClientError: Error, Sendable, CustomStringConvertible {
+    /// The HTTP status, or 0 when the SuperLink could not be reached.
+    public var status: Int
+    public var detail: String
+
+    /// Whether trying again later may help: the SuperLink was unreachable, restarting or overloaded.
+    public var isTransient: Bool { status == 0 || status == 502 || status == 503 || status == 504 }
+
+    public var description: String { status == 0 ? detail : "HTTP \(status): \(detail)" }
+}
+
+/// The SuperNode's side of the Fleet API: signed protobuf calls over HTTP(S) to one SuperLink.
+public struct FleetClient: Sendable {
+    /// `http://host:port` or `https://host:port`.
+    public let baseURL: String
+    /// The node's identity key; every request is signed with it.
+    public let key: P384.Signing.PrivateKey
+    let http: HTTPClient
+    /// The largest response accepted: one 5 MiB object with room to spare.
+    static let maximumResponseBytes = 16 * 1_024 * 1_024
+    /// Seconds before a call is abandoned (Flower's request timeout).
+    static let timeoutSeconds: Int64 = 30
+
+    public init(baseURL: String, key: P384.Signing.PrivateKey, http: HTTPClient) {
+        self.baseURL = baseURL
+        self.key = key
+        self.http = http
+    }
+
+    /// The node's public key as Flower sends it: PEM SubjectPublicKeyInfo bytes.
+    public var publicKey: Data { Data(key.publicKey.pemRepresentation.utf8) }
+
+    /// Calls `POST /v1/fleet/<route>`.
+    public func call<Output: SwiftProtobuf.Message>(_ route: String, _ input: some SwiftProtobuf.Message, as: Output.Type = Output.self) async throws -> Output {
+        var request = HTTPClientRequest(url: "\(baseURL)/v1/fleet/\(route)")
+        request.method = .POST
+        request.headers.add(name: "content-type", value: "application/protobuf")
+        request.headers.add(name: "accept", value: "application/protobuf")
+        for (name, value) in try NodeSignature.sign(with: key).headers { request.headers.add(name: name, value: value) }
+        request.body = .bytes(ByteBuffer(bytes: try input.serializedBytes() as [UInt8]))
+        let response: HTTPClientResponse
+        do {
+            response = try await http.execute(request, timeout: .seconds(Self.timeoutSeconds))
+        } catch {
+            throw FleetClientError(status: 0, detail: "cannot reach the SuperLink at \(baseURL): \(error)")
+        }
+        let body = try await response.body.collect(upTo: Self.maximumResponseBytes)
+        guard response.status == .ok else {
+            throw FleetClientError(status: Int(response.status.code), detail: String(buffer: body))
+        }
+        do {
+            return try Output(serializedBytes: Array(buffer: body))
+        } catch {
+            throw FleetClientError(status: Int(response.status.code), detail: "the SuperLink's \(route) response is not valid protobuf")
+        }
+    }
+}

@@ -1,0 +1,207 @@
+public import AsyncHTTPClient
+public import Crypto
+public import Logging
+public import PollenCore
+import Foundation
+import PollenWire
+import SwiftProtobuf
+
+/// A SuperNode's settings.
+public struct SuperNodeConfiguration: Sendable {
+    /// The SuperLink's base URL: `http://host:port` (with `--insecure`) or `https://host:port`.
+    public var superLinkURL: String
+    /// Settings of this site that its ClientApp reads (for example the path of the local data).
+    public var nodeConfig: UserConfig
+    /// The heartbeat interval the node declares, in seconds (Flower's default: 30).
+    public var heartbeatInterval: Double
+    /// Seconds between pulls while no message waits (Flower polls every 3 s).
+    public var pollSeconds: Double
+    /// The longest wait between reconnection attempts, in seconds (Flower's cap: 20).
+    public var maximumBackoffSeconds: Double
+
+    public init(
+        superLinkURL: String, nodeConfig: UserConfig = [:], heartbeatInterval: Double = 30, pollSeconds: Double = 0.2,
+        maximumBackoffSeconds: Double = 20
+    ) {
+        self.superLinkURL = superLinkURL
+        self.nodeConfig = nodeConfig
+        self.heartbeatInterval = heartbeatInterval
+        self.pollSeconds = pollSeconds
+        self.maximumBackoffSeconds = maximumBackoffSeconds
+    }
+}
+
+/// A SuperNode: it connects to the SuperLink (never the other way round), pulls the messages addressed to it,
+/// runs its ClientApp on them and pushes the replies, deduplicating objects both ways.
+///
+/// It survives a SuperLink restart or a network loss: every failed call is retried with exponential backoff,
+/// and the node activates itself again. A message is handed out once by the SuperLink and run once here.
+public struct SuperNode: Sendable {
+    public let configuration: SuperNodeConfiguration
+    public let clientApp: ClientApp
+    let client: FleetClient
+    let logger: Logger
+
+    public init(configuration: SuperNodeConfiguration, clientApp: ClientApp, key: P384.Signing.PrivateKey, http: HTTPClient, logger: Logger) {
+        self.configuration = configuration
+        self.clientApp = clientApp
+        client = FleetClient(baseURL: configuration.superLinkURL, key: key, http: http)
+        self.logger = logger
+    }
+
+    /// Runs until the task is cancelled (SIGTERM in the daemon), then deactivates the node.
+    public func run() async throws {
+        var node = try await connect()
+        let states = NodeStates()
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            let heartbeatNode = node
+            group.addTask { try await heartbeat(heartbeatNode) }
+            var backoff = 0.5
+            while !Task.isCancelled {
+                do {
+                    if try await pullAndHandle(node, states: states) == false {
+                        try await Task.sleep(for: .seconds(configuration.pollSeconds))
+                    }
+                    backoff = 0.5
+                } catch let error as FleetClientError where error.isTransient || error.status == 401 || error.status == 412 {
+                    logger.warning("SuperLink unavailable; reconnecting", metadata: ["error": "\(error)", "retry.seconds": "\(backoff)"])
+                    try await Task.sleep(for: .seconds(backoff))
+                    backoff = min(backoff * 2, configuration.maximumBackoffSeconds)
+                    node = (try? await connect()) ?? node
+                } catch is CancellationError {
+                    break
+                }
+            }
+            group.cancelAll()
+        }
+        _ = try? await client.call("deactivate-node", Flwr_Proto_DeactivateNodeRequest.with { $0.nodeID = node.rawValue },
+                                   as: Flwr_Proto_DeactivateNodeResponse.self)
+    }
+
+    /// Registers (once) and activates the node, retrying with backoff until the SuperLink answers.
+    func connect() async throws -> NodeID {
+        var backoff = 0.5
+        while true {
+            try Task.checkCancellation()
+            do {
+                do {
+                    _ = try await client.call("register-node", Flwr_Proto_RegisterNodeFleetRequest.with { $0.publicKey = client.publicKey },
+                                              as: Flwr_Proto_RegisterNodeFleetResponse.self)
+                } catch let error as FleetClientError where error.status == 412 {
+                    // Already registered (a restart), or registration is the operator's job: activate either way.
+                }
+                let response = try await client.call("activate-node", Flwr_Proto_ActivateNodeRequest.with {
+                    $0.publicKey = client.publicKey
+                    $0.heartbeatInterval = configuration.heartbeatInterval
+                }, as: Flwr_Proto_ActivateNodeResponse.self)
+                let node = NodeID(response.nodeID)
+                logger.info("connected to the SuperLink", metadata: ["pollen.node.id": "\(node)", "superlink": "\(configuration.superLinkURL)"])
+                return node
+            } catch let error as FleetClientError where error.isTransient || error.status == 412 {
+                // 412 on activation: the SuperLink still sees this node online from before a crash; it goes offline
+                // after two missed heartbeats.
+                logger.warning("cannot connect yet", metadata: ["error": "\(error)", "retry.seconds": "\(backoff)"])
+                try await Task.sleep(for: .seconds(backoff))
+                backoff = min(backoff * 2, configuration.maximumBackoffSeconds)
+            }
+        }
+    }
+
+    /// Sends heartbeats at 70–90% of (interval − 5 s), as Flower's SuperNode does.
+    func heartbeat(_ node: NodeID) async throws {
+        while !Task.isCancelled {
+            let period = (configuration.heartbeatInterval - 5) * Double.random(in: 0.7...0.9)
+            try await Task.sleep(for: .seconds(max(period, 1)))
+            _ = try? await client.call("send-node-heartbeat", Flwr_Proto_SendNodeHeartbeatRequest.with {
+                $0.node = .with { $0.nodeID = node.rawValue }
+                $0.heartbeatInterval = configuration.heartbeatInterval
+            }, as: Flwr_Proto_SendNodeHeartbeatResponse.self)
+        }
+    }
+
+    /// Pulls one message, handles it and pushes the reply; false when no message was waiting.
+    func pullAndHandle(_ node: NodeID, states: NodeStates) async throws -> Bool {
+        let nodeMessage = Flwr_Proto_Node.with { $0.nodeID = node.rawValue }
+        let pulled = try await client.call("pull-messages", Flwr_Proto_PullMessagesRequest.with { $0.node = nodeMessage },
+                                           as: Flwr_Proto_PullMessagesResponse.self)
+        guard let header = pulled.messagesList.first, let treeProto = pulled.messageObjectTrees.first else { return false }
+        let tree = try ObjectTree(proto: treeProto)
+        let runID = header.metadata.runID
+        var objects = [ObjectID: FlowerObject]()
+        for id in tree.postOrder {
+            objects[id] = try await pullObject(id, node: nodeMessage, runID: runID)
+        }
+        let instruction = try MessageCodec.decode(root: tree.id) { objects[$0] }
+        _ = try await client.call("confirm-message-received", Flwr_Proto_ConfirmMessageReceivedRequest.with {
+            $0.node = nodeMessage
+            $0.runID = runID
+            $0.messageObjectID = tree.id.rawValue
+        }, as: Flwr_Proto_ConfirmMessageReceivedResponse.self)
+
+        let started = Date()
+        var context = Context(
+            runID: instruction.metadata.runID, nodeID: node, nodeConfig: configuration.nodeConfig,
+            state: await states.state(for: instruction.metadata.runID)
+        )
+        var reply = await clientApp.handle(instruction, context: &context)
+        await states.set(context.state, for: instruction.metadata.runID)
+        let now = Date().timeIntervalSince1970
+        reply.metadata.createdAt = now
+        // The reply lives exactly as long as the instruction had left (Flower's rule).
+        reply.metadata.ttlSeconds = max(instruction.metadata.createdAt + instruction.metadata.ttlSeconds - now, 1)
+        logger.info("handled a message", metadata: [
+            "pollen.run.id": "\(runID)", "message.type": "\(instruction.metadata.type)", "failed": "\(reply.hasError)",
+        ])
+        try await push(reply, node: nodeMessage, runtime: Date().timeIntervalSince(started))
+        return true
+    }
+
+    private func pullObject(_ id: ObjectID, node: Flwr_Proto_Node, runID: UInt64) async throws -> FlowerObject {
+        var wait = 0.05
+        while true {
+            let response = try await client.call("pull-object", Flwr_Proto_PullObjectRequest.with {
+                $0.node = node
+                $0.runID = runID
+                $0.objectID = id.rawValue
+            }, as: Flwr_Proto_PullObjectResponse.self)
+            if response.objectAvailable {
+                return try FlowerObject(validating: [UInt8](response.objectContent), expectedID: id)
+            }
+            guard response.objectFound else {
+                throw FleetClientError(status: 404, detail: "object \(id) of a pulled message is unknown to the SuperLink")
+            }
+            try await Task.sleep(for: .seconds(wait))
+            wait = min(wait * 2, 10)
+        }
+    }
+
+    private func push(_ reply: PollenCore.Message, node: Flwr_Proto_Node, runtime: Double) async throws {
+        let encoded = try MessageCodec.encode(reply)
+        var message = Flwr_Proto_Message()
+        message.metadata = encoded.message.metadata.proto
+        if let error = reply.error { message.error = error.proto } else { message.content = Flwr_Proto_RecordDict() }
+        let response = try await client.call("push-messages", Flwr_Proto_PushMessagesRequest.with {
+            $0.node = node
+            $0.messagesList = [message]
+            $0.messageObjectTrees = reply.hasError ? [] : [encoded.tree.proto]
+            $0.clientappRuntimeList = [runtime]
+        }, as: Flwr_Proto_PushMessagesResponse.self)
+        let wanted = Set(response.objectsToPush)
+        for object in encoded.objects where wanted.contains(object.id.rawValue) {
+            _ = try await client.call("push-object", Flwr_Proto_PushObjectRequest.with {
+                $0.node = node
+                $0.runID = reply.metadata.runID.rawValue
+                $0.objectID = object.id.rawValue
+                $0.objectContent = Data(object.bytes)
+                $0.sessionID = response.sessionID
+            }, as: Flwr_Proto_PushObjectResponse.self)
+        }
+    }
+}
+
+/// The `Context.state` the ClientApp keeps per run on this node.
+actor NodeStates {
+    private var states: [RunID: RecordDict] = [:]
+    func state(for run: RunID) -> RecordDict { states[run] ?? RecordDict() }
+    func set(_ state: RecordDict, for run: RunID) { states[run] = state }
+}
