@@ -80,10 +80,7 @@ public struct TabularServerApp: Sendable {
     }
 
     private func surveyFeatures(grid: any Grid) async throws -> FeatureSurvey {
-        let nodes = try await NodeSampling.sample(
-            grid: grid, minimumAvailable: config.minAvailableNodes, sampleSize: grid.nodeIDs().count,
-            seed: config.seed, stream: [0], timeoutSeconds: 3600
-        )
+        let nodes = try await NodeSampling.waitForNodes(grid: grid, minimum: config.minAvailableNodes, timeoutSeconds: 3600)
         var content = RecordDict()
         content[config: "config"] = ["query": "feature-survey"]
         let messages = nodes.map { Message(content: content, destination: $0, type: .query, groupID: "survey") }

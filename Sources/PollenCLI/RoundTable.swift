@@ -19,7 +19,7 @@ enum RoundTable {
         ].joined(separator: "  ")
         if let skipped = report.train.skippedReason {
             line += "  (\(skipped))"
-        } else if let reason = report.train.tally.failureReasons.first {
+        } else if let reason = report.train.tally.failureReasons.first ?? report.evaluate?.tally.failureReasons.first {
             line += "  (first failure: \(reason))"
         }
         return line

@@ -36,6 +36,8 @@ public struct SuperLinkCommand: AsyncParsableCommand {
             host: host, port: port, databasePath: database, allowsSelfRegistration: !requireKnownNodes
         )
         let handlers = try SuperLink.handlers(configuration: configuration)
+        // Connections did not survive the restart; every node activates again when it reconnects.
+        try await handlers.state.markAllNodesOffline()
         let app = SuperLink.application(configuration: configuration, handlers: handlers, logger: logger) { port in
             Daemon.announce("SuperLink listening on http://\(configuration.host):\(port) (database \(configuration.databasePath))")
         }

@@ -24,10 +24,15 @@ public struct SuperNodeCommand: AsyncParsableCommand {
     @Option(name: .long, parsing: .singleValue, help: "A site setting key=value (repeatable).") var nodeConfig: [String] = []
     @Option(help: "A PEM file with this node's P-384 private key; created if missing.") var key: String?
     @Option(help: "Seconds between pulls while idle.") var pollInterval = 0.2
+    @Option(help: "The heartbeat interval declared to the SuperLink, 10–1800 s; the node counts as gone after twice that.")
+    var heartbeatInterval = 30.0
 
     public init() {}
 
     public func run() async throws {
+        guard (10...1_800).contains(heartbeatInterval) else {
+            throw ValidationError("--heartbeat-interval must be between 10 and 1800 seconds, got \(heartbeatInterval)")
+        }
         guard insecure else {
             throw ValidationError("TLS is not implemented yet in Pollen's SuperNode; pass --insecure to connect over plain HTTP")
         }
@@ -41,7 +46,9 @@ public struct SuperNodeCommand: AsyncParsableCommand {
         var logger = Logger(label: "pollen.supernode")
         logger.logLevel = .info
         let node = SuperNode(
-            configuration: SuperNodeConfiguration(superLinkURL: "http://\(superlink)", nodeConfig: config, pollSeconds: pollInterval),
+            configuration: SuperNodeConfiguration(
+                superLinkURL: "http://\(superlink)", nodeConfig: config, heartbeatInterval: heartbeatInterval, pollSeconds: pollInterval
+            ),
             clientApp: TabularClientApp.make(data: LocalCSVData.provider), key: signingKey, http: HTTPClient.shared, logger: logger
         )
         try await Daemon.runUntilSignalled { try await node.run() }

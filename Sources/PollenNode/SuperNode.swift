@@ -70,6 +70,10 @@ public struct SuperNode: Sendable {
                     node = (try? await connect()) ?? node
                 } catch is CancellationError {
                     break
+                } catch {
+                    // Anything else concerns one message (its run stopped: 403; a malformed object): drop it, keep serving.
+                    logger.error("a message was dropped", metadata: ["error": "\(error)"])
+                    try await Task.sleep(for: .seconds(configuration.pollSeconds))
                 }
             }
             group.cancelAll()

@@ -90,6 +90,15 @@ public struct SQLiteLinkState: LinkState {
         }
     }
 
+    public func markAllNodesOffline() async throws {
+        try await database.writer.write { db in
+            try db.execute(
+                sql: "UPDATE node SET status = ?, online_until = 0 WHERE status = ?",
+                arguments: [NodeStatus.offline.rawValue, NodeStatus.online.rawValue]
+            )
+        }
+    }
+
     private static func markOnline(_ node: NodeID, interval: Double, now: Double, in db: Database) throws {
         try db.execute(
             sql: "UPDATE node SET status = ?, heartbeat_interval = ?, online_until = ? WHERE id = ?",

@@ -6,6 +6,13 @@ public enum NodeSampling {
     /// How long to wait between looks at the grid while too few nodes are connected (Flower waits 1 s).
     static let pollSeconds = 1.0
 
+    /// Waits until at least `minimum` nodes are connected (up to `timeoutSeconds`) and returns every connected node.
+    ///
+    /// - Throws: `StrategyError.notEnoughNodes` when too few nodes connect in time.
+    public static func waitForNodes(grid: any Grid, minimum: Int, timeoutSeconds: Double) async throws -> [NodeID] {
+        try await sample(grid: grid, minimumAvailable: minimum, sampleSize: Int.max, seed: 0, stream: [], timeoutSeconds: timeoutSeconds).sorted()
+    }
+
     /// Waits until at least `minimumAvailable` nodes are connected (up to `timeoutSeconds`), then draws
     /// `sampleSize` of them without replacement, in an order fixed by `seed` and `stream`.
     ///
@@ -13,7 +20,8 @@ public enum NodeSampling {
     public static func sample(
         grid: any Grid, minimumAvailable: Int, sampleSize: Int, seed: UInt64, stream: [UInt64], timeoutSeconds: Double
     ) async throws -> [NodeID] {
-        let required = max(minimumAvailable, sampleSize)
+        // `Int.max` asks for every node there is, once `minimumAvailable` are there.
+        let required = sampleSize == Int.max ? minimumAvailable : max(minimumAvailable, sampleSize)
         var waited = 0.0
         var nodes = try await grid.nodeIDs()
         while nodes.count < required {

@@ -1,0 +1,147 @@
+import Foundation
+import Testing
+
+/// A federation of real processes on 127.0.0.1: one SuperLink and SuperNodes, each reading its own CSV
+/// partition of the breast-cancer set, driven by `pollen run`.
+struct Federation {
+    let directory: URL
+    let superLink: RunningProcess
+    let port: Int
+    var nodes: [RunningProcess] = []
+
+    /// Writes three IID partitions of the bundled breast-cancer CSV (and one file with a `site` column for the
+    /// simulation of the same split), and starts a SuperLink on a free port with its state in a SQLite file.
+    static func start(port: Int = 0, directory: URL? = nil) throws -> Federation {
+        let directory = try directory ?? freshDirectory()
+        if !FileManager.default.fileExists(atPath: directory.appendingPathComponent("site0.csv").path) {
+            try writePartitions(into: directory)
+        }
+        let superLink = try RunningProcess(
+            ["superlink", "--insecure", "--port", String(port), "--database", directory.appendingPathComponent("link.db").path], in: directory
+        )
+        let line = try superLink.waitFor(#"listening on http://127\.0\.0\.1:[0-9]+"#)
+        return Federation(directory: directory, superLink: superLink, port: Int(line.split(separator: ":").last!)!)
+    }
+
+    var address: String { "127.0.0.1:\(port)" }
+
+    /// Starts a SuperNode on `csv` and waits until it has connected.
+    mutating func addNode(csv: String, heartbeatInterval: Int = 30) throws {
+        let node = try RunningProcess([
+            "supernode", "--insecure", "--superlink", address, "--heartbeat-interval", String(heartbeatInterval),
+            "--node-config", "data-path=\(directory.appendingPathComponent(csv).path)", "--node-config", "label=diagnosis",
+        ], in: directory)
+        try node.waitFor("connected to the SuperLink")
+        nodes.append(node)
+    }
+
+    /// Runs `pollen run --stream` with the given settings and returns the process (still running or finished).
+    func submit(_ settings: [String], stream: Bool = true) throws -> RunningProcess {
+        try RunningProcess(
+            ["run", "--insecure", "--superlink", address] + settings.flatMap { ["--run-config", $0] } + (stream ? ["--stream"] : []),
+            in: directory
+        )
+    }
+
+    func stop() {
+        for node in nodes { node.terminate() }
+        superLink.terminate()
+    }
+
+    static func writePartitions(into directory: URL) throws {
+        let source = try String(contentsOf: repositoryRoot.appendingPathComponent("Sources/PollenApps/Datasets/breast_cancer.csv"), encoding: .utf8)
+        let lines = source.split(separator: "\n").map(String.init)
+        var partitions = [[String]](repeating: [lines[0]], count: 3)
+        var combined = ["site," + lines[0]]
+        for (index, row) in lines.dropFirst().enumerated() {
+            partitions[index % 3].append(row)
+            combined.append("site\(index % 3),\(row)")
+        }
+        for (index, rows) in partitions.enumerated() {
+            try (rows.joined(separator: "\n") + "\n").write(to: directory.appendingPathComponent("site\(index).csv"), atomically: true, encoding: .utf8)
+        }
+        try (combined.joined(separator: "\n") + "\n").write(to: directory.appendingPathComponent("all-sites.csv"), atomically: true, encoding: .utf8)
+    }
+
+    static let repositoryRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+}
+
+func finalAccuracy(_ output: String) -> Double? {
+    guard let range = output.range(of: #"final federated evaluation accuracy [0-9.]+"#, options: .regularExpression) else { return nil }
+    return Double(output[range].split(separator: " ").last!)
+}
+
+@Suite(.serialized) struct DeploymentTests {
+    @Test func threeSuperNodesTrainToTheSimulationsAccuracy() throws {
+        var federation = try Federation.start()
+        defer { federation.stop() }
+        for site in 0..<3 { try federation.addNode(csv: "site\(site).csv") }
+        let run = try federation.submit(["min-available-nodes=3"])
+        #expect(try run.waitForExit() == 0, "\(run.printed)")
+        let deployed = try #require(finalAccuracy(run.printed), "\(run.printed)")
+        #expect(run.printed.contains("   20 "))
+
+        let simulation = try PollenProcess.run([
+            "simulate", "--dataset", "all-sites.csv", "--label", "diagnosis", "--partitioner", "column", "--partition-column", "site",
+            "--output", "",
+        ], in: federation.directory)
+        #expect(simulation.status == 0, "\(simulation.standardError)")
+        let line = try #require(simulation.standardOutput.split(separator: "\n").first { $0.hasPrefix("Federated model") })
+        let simulated = try #require(line.range(of: #"test accuracy [0-9.]+"#, options: .regularExpression).map { Double(line[$0].split(separator: " ").last!)! })
+        // The same three sites, the same model and rounds; the deployment evaluates on each node's held-out rows,
+        // the simulation on a global test split, so they agree to within a few points.
+        #expect(deployed >= 0.94)
+        #expect(abs(deployed - simulated) <= 0.05, "deployment \(deployed), simulation \(simulated)")
+    }
+
+    @Test func aSuperNodeKilledMidRunLeavesTheRoundToTheOthers() throws {
+        var federation = try Federation.start()
+        defer { federation.stop() }
+        for site in 0..<3 { try federation.addNode(csv: "site\(site).csv", heartbeatInterval: 10) }
+        let run = try federation.submit(["num-server-rounds=6"])
+        try run.waitFor(#"\n    2 "#)
+        federation.nodes[0].kill()
+        #expect(try run.waitForExit(timeoutSeconds: 180) == 0, "\(run.printed)")
+        #expect(run.printed.contains("offline"), "the round with the dead node should name its failure:\n\(run.printed)")
+        #expect(finalAccuracy(run.printed).map { $0 > 0.9 } == true, "\(run.printed)")
+    }
+
+    @Test func aFailingClientAppIsAFailedReplyAndItsNodeKeepsServing() throws {
+        var federation = try Federation.start()
+        defer { federation.stop() }
+        try "mean_radius,diagnosis\n1.0,0\nnot-a-number,1\n".write(to: federation.directory.appendingPathComponent("broken.csv"), atomically: true, encoding: .utf8)
+        try federation.addNode(csv: "site0.csv")
+        try federation.addNode(csv: "site1.csv")
+        try federation.addNode(csv: "broken.csv")
+        for _ in 0..<2 {
+            let run = try federation.submit(["num-server-rounds=2", "min-available-nodes=3"])
+            #expect(try run.waitForExit() == 0, "\(run.printed)")
+        }
+        let brokenLog = federation.nodes[2].printed
+        #expect(brokenLog.components(separatedBy: "failed=true").count - 1 >= 2, "\(brokenLog)")
+        #expect(federation.nodes[2].isRunning)
+    }
+
+    @Test func aSuperLinkKilledMidRunFailsThatRunWithAReasonAndLosesNothingElse() throws {
+        var federation = try Federation.start()
+        for site in 0..<2 { try federation.addNode(csv: "site\(site).csv") }
+        let first = try federation.submit(["num-server-rounds=2"])
+        #expect(try first.waitForExit() == 0, "\(first.printed)")
+        let second = try federation.submit(["num-server-rounds=200"])
+        try second.waitFor(#"\n    1 "#)
+        federation.superLink.kill()
+        second.kill()
+
+        let restarted = try Federation.start(port: federation.port, directory: federation.directory)
+        defer {
+            federation.nodes.forEach { $0.terminate() }
+            restarted.superLink.terminate()
+        }
+        let listing = try PollenProcess.run(["ls", "--insecure", "--superlink", restarted.address], in: federation.directory)
+        #expect(listing.standardOutput.contains("completed"), "\(listing.standardOutput)")
+        #expect(listing.standardOutput.contains("stopped while this run was running"), "\(listing.standardOutput)")
+        // The SuperNodes reconnect by themselves and serve the next run.
+        let third = try restarted.submit(["num-server-rounds=2"])
+        #expect(try third.waitForExit() == 0, "\(third.printed)")
+    }
+}

@@ -1,0 +1,83 @@
+import Foundation
+import Synchronization
+
+/// A `pollen` process that keeps running (a daemon, or a command followed while it runs), with everything it
+/// prints collected, so a test can wait for a line, then stop or kill it. Killed when released.
+final class RunningProcess: Sendable {
+    private let process: Process
+    private let output = OutputBuffer()
+
+    init(_ arguments: [String], in directory: URL) throws {
+        let process = Process()
+        process.executableURL = PollenProcess.executable
+        process.arguments = arguments
+        process.currentDirectoryURL = directory
+        let pipe = Pipe()
+        process.standardOutput = pipe
+        process.standardError = pipe
+        self.process = process
+        let output = self.output
+        pipe.fileHandleForReading.readabilityHandler = { handle in
+            let data = handle.availableData
+            if !data.isEmpty { output.append(String(decoding: data, as: UTF8.self)) }
+        }
+        try process.run()
+    }
+
+    deinit { kill() }
+
+    /// Everything printed so far.
+    var printed: String { output.text }
+
+    var isRunning: Bool { process.isRunning }
+
+    /// Waits until the output matches `pattern` (a regular expression) and returns the first match.
+    @discardableResult
+    func waitFor(_ pattern: String, timeoutSeconds: Double = 60) throws -> String {
+        let deadline = Date().addingTimeInterval(timeoutSeconds)
+        while Date() < deadline {
+            let text = printed
+            if let range = text.range(of: pattern, options: .regularExpression) { return String(text[range]) }
+            if !process.isRunning, printed.range(of: pattern, options: .regularExpression) == nil {
+                throw TestFailure("pollen \(process.arguments ?? []) exited (\(process.terminationStatus)) before printing /\(pattern)/:\n\(printed)")
+            }
+            usleep(50_000)
+        }
+        throw TestFailure("pollen \(process.arguments ?? []) did not print /\(pattern)/ in \(Int(timeoutSeconds)) s:\n\(printed)")
+    }
+
+    /// Waits for the process to exit; returns its status.
+    func waitForExit(timeoutSeconds: Double = 120) throws -> Int32 {
+        let deadline = Date().addingTimeInterval(timeoutSeconds)
+        while process.isRunning {
+            guard Date() < deadline else { throw TestFailure("pollen \(process.arguments ?? []) still runs after \(Int(timeoutSeconds)) s:\n\(printed)") }
+            usleep(50_000)
+        }
+        usleep(100_000) // the last output
+        return process.terminationStatus
+    }
+
+    /// SIGTERM: a graceful stop.
+    func terminate() {
+        if process.isRunning { process.terminate() }
+        process.waitUntilExit()
+    }
+
+    /// SIGKILL: no chance to clean up.
+    func kill() {
+        if process.isRunning { Foundation.kill(process.processIdentifier, SIGKILL) }
+        process.waitUntilExit()
+    }
+}
+
+struct TestFailure: Error, CustomStringConvertible {
+    var description: String
+    init(_ description: String) { self.description = description }
+}
+
+/// Text appended from a reader thread.
+final class OutputBuffer: Sendable {
+    private let storage = Mutex("")
+    func append(_ text: String) { storage.withLock { $0 += text } }
+    var text: String { storage.withLock { $0 } }
+}
