@@ -20,7 +20,6 @@ public struct RunCommand: AsyncParsableCommand {
     public init() {}
 
     public func run() async throws {
-        let client = try connection.client()
         var settings = try SimulationSettings.load(path: config)
         var overrides = UserConfig()
         for assignment in runConfig {
@@ -29,14 +28,18 @@ public struct RunCommand: AsyncParsableCommand {
         }
         try settings.apply(app: overrides, simulation: [:], source: "the command line")
         _ = try settings.appConfig()
-        let started = try await client.call("start-run", Flwr_Proto_StartRunRequest.with {
-            $0.overrideConfig = UserConfigProto.encode(settings.runConfig)
-        }, as: Flwr_Proto_StartRunResponse.self)
-        Daemon.announce("run \(started.runID) submitted")
-        guard stream else { return }
-        let status = try await LogCommand.follow(run: started.runID, client: client)
-        guard status.subStatus == "completed" else {
-            throw CLIError("run \(started.runID) \(status.status) \(status.subStatus): \(status.details)")
+        let runConfig = settings.runConfig
+        let stream = stream
+        try await connection.withClient { client in
+            let started = try await client.call("start-run", Flwr_Proto_StartRunRequest.with {
+                $0.overrideConfig = UserConfigProto.encode(runConfig)
+            }, as: Flwr_Proto_StartRunResponse.self)
+            Daemon.announce("run \(started.runID) submitted")
+            guard stream else { return }
+            let status = try await LogCommand.follow(run: started.runID, client: client)
+            guard status.subStatus == "completed" else {
+                throw CLIError("run \(started.runID) \(status.status) \(status.subStatus): \(status.details)")
+            }
         }
     }
 }
@@ -48,7 +51,7 @@ public struct ListCommand: AsyncParsableCommand {
     public init() {}
 
     public func run() async throws {
-        let runs = try await connection.client().call("list-runs", Flwr_Proto_ListRunsRequest(), as: Flwr_Proto_ListRunsResponse.self)
+        let runs = try await connection.withClient { try await $0.call("list-runs", Flwr_Proto_ListRunsRequest(), as: Flwr_Proto_ListRunsResponse.self) }
         print("run-id                status     sub-status  details")
         for (id, run) in runs.runDict.sorted(by: { $0.key < $1.key }) {
             print("\(String(id).padding(toLength: 21, withPad: " ", startingAt: 0)) \(run.status.status.padding(toLength: 10, withPad: " ", startingAt: 0)) \(run.status.subStatus.padding(toLength: 11, withPad: " ", startingAt: 0)) \(run.status.details)")
@@ -65,12 +68,14 @@ public struct LogCommand: AsyncParsableCommand {
     public init() {}
 
     public func run() async throws {
-        let client = try connection.client()
-        if stream {
-            _ = try await Self.follow(run: runID, client: client)
-        } else {
-            let logs = try await client.call("stream-logs", Flwr_Proto_StreamLogsRequest.with { $0.runID = runID }, as: Flwr_Proto_StreamLogsResponse.self)
-            print(logs.logOutput, terminator: "")
+        let (runID, stream) = (runID, stream)
+        try await connection.withClient { client in
+            if stream {
+                _ = try await Self.follow(run: runID, client: client)
+            } else {
+                let logs = try await client.call("stream-logs", Flwr_Proto_StreamLogsRequest.with { $0.runID = runID }, as: Flwr_Proto_StreamLogsResponse.self)
+                print(logs.logOutput, terminator: "")
+            }
         }
     }
 
@@ -110,7 +115,10 @@ public struct StopCommand: AsyncParsableCommand {
     public init() {}
 
     public func run() async throws {
-        _ = try await connection.client().call("stop-run", Flwr_Proto_StopRunRequest.with { $0.runID = runID }, as: Flwr_Proto_StopRunResponse.self)
+        let runID = runID
+        _ = try await connection.withClient {
+            try await $0.call("stop-run", Flwr_Proto_StopRunRequest.with { $0.runID = runID }, as: Flwr_Proto_StopRunResponse.self)
+        }
         print("run \(runID) stopped")
     }
 }

@@ -11,8 +11,9 @@ public struct SuperLinkCommand: AsyncParsableCommand {
         commandName: "superlink",
         abstract: "Run a SuperLink: the Fleet API for SuperNodes and the Control API for researchers, on one port.",
         discussion: """
-            State (nodes, runs, messages, objects) lives in a SQLite file (--database), so a SuperLink killed and \
-            restarted on the same file loses nothing it accepted. Every submitted run's ServerApp runs beside the \
+            TLS is on by default (--ssl-certfile, --ssl-keyfile); --insecure serves plain HTTP. State (nodes, runs, \
+            messages, objects) lives in a SQLite file (--database), so a SuperLink killed and restarted on the same \
+            file loses nothing it accepted. Every submitted run's ServerApp runs beside the \
             SuperLink. Stops gracefully on SIGTERM or SIGINT.
             """
     )
@@ -20,16 +21,18 @@ public struct SuperLinkCommand: AsyncParsableCommand {
     @Option(help: "The address to listen on.") var host = "127.0.0.1"
     @Option(help: "The port to listen on (0 picks a free one, printed at start).") var port = 9092
     @Option(help: "The SQLite state file, or :memory: for state that ends with the process.") var database = "pollen-superlink.db"
-    @Flag(help: "Serve plain HTTP. Required: TLS is not implemented yet.") var insecure = false
+    @Flag(help: "Serve plain HTTP instead of HTTPS (logged as a warning).") var insecure = false
+    @Option(help: "The server's PEM certificate chain (HTTPS).") var sslCertfile: String?
+    @Option(help: "The server's PEM private key (HTTPS).") var sslKeyfile: String?
     @Flag(help: "Refuse self-registration; only keys an operator registered may connect.") var requireKnownNodes = false
 
     public init() {}
 
     public func run() async throws {
-        guard insecure else {
-            throw ValidationError("TLS is not implemented yet in Pollen's SuperLink; pass --insecure to serve plain HTTP on a trusted network")
+        let tls = insecure ? nil : try TLSSettings.server(certificateFile: sslCertfile, keyFile: sslKeyfile)
+        if insecure {
+            Daemon.warn("WARNING: --insecure: the SuperLink serves plain HTTP; node keys still sign every request, but traffic is not encrypted")
         }
-        Daemon.warn("WARNING: --insecure: the SuperLink serves plain HTTP; node keys still sign every request, but traffic is not encrypted")
         var logger = Logger(label: "pollen.superlink")
         logger.logLevel = .info
         let configuration = SuperLinkConfiguration(
@@ -38,8 +41,9 @@ public struct SuperLinkCommand: AsyncParsableCommand {
         let handlers = try SuperLink.handlers(configuration: configuration)
         // Connections did not survive the restart; every node activates again when it reconnects.
         try await handlers.state.markAllNodesOffline()
-        let app = SuperLink.application(configuration: configuration, handlers: handlers, logger: logger) { port in
-            Daemon.announce("SuperLink listening on http://\(configuration.host):\(port) (database \(configuration.databasePath))")
+        let scheme = insecure ? "http" : "https"
+        let app = try SuperLink.application(configuration: configuration, handlers: handlers, tls: tls, logger: logger) { port in
+            Daemon.announce("SuperLink listening on \(scheme)://\(configuration.host):\(port) (database \(configuration.databasePath))")
         }
         let launcher = RunLauncher(handlers: handlers, logger: logger)
         try await Daemon.runUntilSignalled {

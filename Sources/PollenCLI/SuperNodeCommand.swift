@@ -20,7 +20,8 @@ public struct SuperNodeCommand: AsyncParsableCommand {
     )
 
     @Option(help: "The SuperLink's HOST:PORT.") var superlink = "127.0.0.1:9092"
-    @Flag(help: "Connect over plain HTTP. Required: TLS is not implemented yet.") var insecure = false
+    @Flag(help: "Connect over plain HTTP instead of HTTPS (logged as a warning).") var insecure = false
+    @Option(help: "A PEM file of the CA certificates to trust for the SuperLink (default: the system's).") var rootCertificates: String?
     @Option(name: .long, parsing: .singleValue, help: "A site setting key=value (repeatable).") var nodeConfig: [String] = []
     @Option(help: "A PEM file with this node's P-384 private key; created if missing.") var key: String?
     @Option(help: "Seconds between pulls while idle.") var pollInterval = 0.2
@@ -33,10 +34,7 @@ public struct SuperNodeCommand: AsyncParsableCommand {
         guard (10...1_800).contains(heartbeatInterval) else {
             throw ValidationError("--heartbeat-interval must be between 10 and 1800 seconds, got \(heartbeatInterval)")
         }
-        guard insecure else {
-            throw ValidationError("TLS is not implemented yet in Pollen's SuperNode; pass --insecure to connect over plain HTTP")
-        }
-        Daemon.warn("WARNING: --insecure: traffic to the SuperLink is not encrypted")
+        if insecure { Daemon.warn("WARNING: --insecure: traffic to the SuperLink is not encrypted") }
         var config = UserConfig()
         for assignment in nodeConfig {
             let (name, value) = try TOMLConfig.override(assignment)
@@ -45,13 +43,15 @@ public struct SuperNodeCommand: AsyncParsableCommand {
         let signingKey = try loadKey()
         var logger = Logger(label: "pollen.supernode")
         logger.logLevel = .info
+        let http = try TLSSettings.client(rootCertificates: rootCertificates)
         let node = SuperNode(
             configuration: SuperNodeConfiguration(
-                superLinkURL: "http://\(superlink)", nodeConfig: config, heartbeatInterval: heartbeatInterval, pollSeconds: pollInterval
+                superLinkURL: "\(insecure ? "http" : "https")://\(superlink)", nodeConfig: config, heartbeatInterval: heartbeatInterval, pollSeconds: pollInterval
             ),
-            clientApp: TabularClientApp.make(data: LocalCSVData.provider), key: signingKey, http: HTTPClient.shared, logger: logger
+            clientApp: TabularClientApp.make(data: LocalCSVData.provider), key: signingKey, http: http, logger: logger
         )
         try await Daemon.runUntilSignalled { try await node.run() }
+        try await http.shutdown()
     }
 
     private func loadKey() throws -> P384.Signing.PrivateKey {

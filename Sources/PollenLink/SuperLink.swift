@@ -1,6 +1,8 @@
 public import Hummingbird
 import PollenStore
 public import Logging
+import HummingbirdTLS
+public import NIOSSL
 
 /// The SuperLink's settings.
 public struct SuperLinkConfiguration: Sendable {
@@ -51,12 +53,15 @@ public enum SuperLink {
 
     /// The HTTP application serving the SuperLink over `handlers`, ready to `runService()` (which stops gracefully on
     /// SIGTERM).
+    ///
+    /// - Parameter tls: the server's certificate and key; `nil` serves plain HTTP (`--insecure`).
     public static func application(
-        configuration: SuperLinkConfiguration, handlers: FleetHandlers, logger: Logger = Logger(label: "pollen.superlink"),
-        onServerRunning: @escaping @Sendable (Int) async -> Void = { _ in }
-    ) -> some ApplicationProtocol {
+        configuration: SuperLinkConfiguration, handlers: FleetHandlers, tls: TLSConfiguration?,
+        logger: Logger = Logger(label: "pollen.superlink"), onServerRunning: @escaping @Sendable (Int) async -> Void = { _ in }
+    ) throws -> some ApplicationProtocol {
         Application(
             router: router(handlers: handlers, maximumBodyBytes: configuration.maximumBodyBytes),
+            server: try tls.map { try .tls(.http1(), tlsConfiguration: $0) } ?? .http1(),
             configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "pollen-superlink"),
             onServerRunning: { channel in await onServerRunning(channel.localAddress?.port ?? configuration.port) },
             logger: logger

@@ -7,20 +7,25 @@ struct Federation {
     let directory: URL
     let superLink: RunningProcess
     let port: Int
+    /// How clients reach the SuperLink: `--insecure`, or `--root-certificates CA.pem` for HTTPS.
+    var connection = ["--insecure"]
     var nodes: [RunningProcess] = []
 
     /// Writes three IID partitions of the bundled breast-cancer CSV (and one file with a `site` column for the
     /// simulation of the same split), and starts a SuperLink on a free port with its state in a SQLite file.
-    static func start(port: Int = 0, directory: URL? = nil) throws -> Federation {
+    static func start(port: Int = 0, directory: URL? = nil, tls: TestCertificates? = nil) throws -> Federation {
         let directory = try directory ?? freshDirectory()
         if !FileManager.default.fileExists(atPath: directory.appendingPathComponent("site0.csv").path) {
             try writePartitions(into: directory)
         }
+        let security = tls.map { ["--ssl-certfile", $0.serverCertificate, "--ssl-keyfile", $0.serverKey] } ?? ["--insecure"]
         let superLink = try RunningProcess(
-            ["superlink", "--insecure", "--port", String(port), "--database", directory.appendingPathComponent("link.db").path], in: directory
+            ["superlink", "--port", String(port), "--database", directory.appendingPathComponent("link.db").path] + security, in: directory
         )
-        let line = try superLink.waitFor(#"listening on http://127\.0\.0\.1:[0-9]+"#)
-        return Federation(directory: directory, superLink: superLink, port: Int(line.split(separator: ":").last!)!)
+        let line = try superLink.waitFor(#"listening on https?://127\.0\.0\.1:[0-9]+"#)
+        var federation = Federation(directory: directory, superLink: superLink, port: Int(line.split(separator: ":").last!)!)
+        if let tls { federation.connection = ["--root-certificates", tls.authority] }
+        return federation
     }
 
     var address: String { "127.0.0.1:\(port)" }
@@ -28,7 +33,7 @@ struct Federation {
     /// Starts a SuperNode on `csv` and waits until it has connected.
     mutating func addNode(csv: String, heartbeatInterval: Int = 30) throws {
         let node = try RunningProcess([
-            "supernode", "--insecure", "--superlink", address, "--heartbeat-interval", String(heartbeatInterval),
+            "supernode", "--superlink", address] + connection + [ "--heartbeat-interval", String(heartbeatInterval),
             "--node-config", "data-path=\(directory.appendingPathComponent(csv).path)", "--node-config", "label=diagnosis",
         ], in: directory)
         try node.waitFor("connected to the SuperLink")
@@ -38,7 +43,7 @@ struct Federation {
     /// Runs `pollen run --stream` with the given settings and returns the process (still running or finished).
     func submit(_ settings: [String], stream: Bool = true) throws -> RunningProcess {
         try RunningProcess(
-            ["run", "--insecure", "--superlink", address] + settings.flatMap { ["--run-config", $0] } + (stream ? ["--stream"] : []),
+            ["run", "--superlink", address] + connection + settings.flatMap { ["--run-config", $0] } + (stream ? ["--stream"] : []),
             in: directory
         )
     }
@@ -137,11 +142,68 @@ func finalAccuracy(_ output: String) -> Double? {
             federation.nodes.forEach { $0.terminate() }
             restarted.superLink.terminate()
         }
-        let listing = try PollenProcess.run(["ls", "--insecure", "--superlink", restarted.address], in: federation.directory)
+        let listing = try PollenProcess.run(["ls", "--superlink", restarted.address] + restarted.connection, in: federation.directory)
         #expect(listing.standardOutput.contains("completed"), "\(listing.standardOutput)")
         #expect(listing.standardOutput.contains("stopped while this run was running"), "\(listing.standardOutput)")
         // The SuperNodes reconnect by themselves and serve the next run.
         let third = try restarted.submit(["num-server-rounds=2"])
         #expect(try third.waitForExit() == 0, "\(third.printed)")
+    }
+}
+
+/// A certificate authority and a server certificate for 127.0.0.1, made with openssl for one test.
+struct TestCertificates {
+    let authority: String
+    let serverCertificate: String
+    let serverKey: String
+
+    static func make(in directory: URL) throws -> TestCertificates {
+        func path(_ name: String) -> String { directory.appendingPathComponent(name).path }
+        try "subjectAltName=IP:127.0.0.1,DNS:localhost\n".write(toFile: path("san.ext"), atomically: true, encoding: .utf8)
+        let steps: [[String]] = [
+            ["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-days", "2",
+             "-subj", "/CN=Pollen Test CA", "-keyout", path("ca.key"), "-out", path("ca.pem")],
+            ["req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-subj", "/CN=127.0.0.1",
+             "-keyout", path("server.key"), "-out", path("server.csr")],
+            ["x509", "-req", "-in", path("server.csr"), "-CA", path("ca.pem"), "-CAkey", path("ca.key"), "-CAcreateserial",
+             "-days", "2", "-extfile", path("san.ext"), "-out", path("server.pem")],
+        ]
+        for arguments in steps {
+            let process = Process()
+            process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+            process.arguments = ["openssl"] + arguments
+            process.standardOutput = FileHandle.nullDevice
+            process.standardError = FileHandle.nullDevice
+            try process.run()
+            process.waitUntilExit()
+            guard process.terminationStatus == 0 else { throw TestFailure("openssl \(arguments.prefix(2)) failed") }
+        }
+        return TestCertificates(authority: path("ca.pem"), serverCertificate: path("server.pem"), serverKey: path("server.key"))
+    }
+}
+
+@Suite(.serialized) struct TLSDeploymentTests {
+    @Test func aRunOverTLSWithATestAuthority() throws {
+        let directory = try freshDirectory()
+        let certificates = try TestCertificates.make(in: directory)
+        var federation = try Federation.start(directory: directory, tls: certificates)
+        defer { federation.stop() }
+        for site in 0..<2 { try federation.addNode(csv: "site\(site).csv") }
+        let run = try federation.submit(["num-server-rounds=3"])
+        #expect(try run.waitForExit() == 0, "\(run.printed)")
+        #expect(finalAccuracy(run.printed).map { $0 > 0.9 } == true, "\(run.printed)")
+
+        // A client that does not trust the authority is refused, and plain HTTP gets nowhere.
+        let untrusting = try PollenProcess.run(["ls", "--superlink", federation.address], in: directory)
+        #expect(untrusting.status != 0)
+        #expect(untrusting.standardError.contains("cannot reach the SuperLink"), "\(untrusting.standardError)")
+        let plain = try PollenProcess.run(["ls", "--insecure", "--superlink", federation.address], in: directory)
+        #expect(plain.status != 0)
+    }
+
+    @Test func aSuperLinkWithoutCertificatesOrInsecureRefusesToStart() throws {
+        let run = try PollenProcess.run(["superlink", "--port", "0", "--database", ":memory:"], in: try freshDirectory())
+        #expect(run.status != 0)
+        #expect(run.standardError.contains("--ssl-certfile"), "\(run.standardError)")
     }
 }
