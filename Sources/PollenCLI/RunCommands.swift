@@ -122,3 +122,18 @@ public struct StopCommand: AsyncParsableCommand {
         print("run \(runID) stopped")
     }
 }
+
+/// `pollen nodes`: the SuperNodes a SuperLink knows (Flower's `flwr supernode ls`).
+public struct NodesCommand: AsyncParsableCommand {
+    public static let configuration = CommandConfiguration(commandName: "nodes", abstract: "List the SuperNodes of a SuperLink.")
+    @OptionGroup var connection: ConnectionOptions
+    public init() {}
+
+    public func run() async throws {
+        let nodes = try await connection.withClient { try await $0.call("list-nodes", Flwr_Proto_ListNodesRequest(), as: Flwr_Proto_ListNodesResponse.self) }
+        print("node-id               status")
+        for node in nodes.nodesInfo {
+            print("\(String(node.nodeID).padding(toLength: 21, withPad: " ", startingAt: 0)) \(node.status)")
+        }
+    }
+}

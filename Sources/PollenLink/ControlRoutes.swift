@@ -47,6 +47,21 @@ public enum ControlRoutes {
             try await state.setRunStatus(RunID(request.runID), to: .finished("stopped", details: "stopped by the researcher"))
             return .with { $0.success = true }
         }
+        route("list-nodes") { (_: Flwr_Proto_ListNodesRequest) -> Flwr_Proto_ListNodesResponse in
+            let nodes = try await state.nodes(now: Date().timeIntervalSince1970)
+            return .with { response in
+                response.nodesInfo = nodes.map { node in
+                    .with {
+                        $0.nodeID = node.id.rawValue
+                        $0.status = node.status.rawValue
+                        $0.heartbeatInterval = node.heartbeatInterval
+                        $0.onlineUntil = node.onlineUntil
+                        $0.publicKey = Data(node.publicKey)
+                    }
+                }
+                response.now = ISO8601DateFormatter().string(from: Date())
+            }
+        }
         route("stream-logs") { (request: Flwr_Proto_StreamLogsRequest) -> Flwr_Proto_StreamLogsResponse in
             let lines = try await state.logs(run: RunID(request.runID), after: request.afterTimestamp)
             return .with {

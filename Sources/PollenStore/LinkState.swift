@@ -93,6 +93,8 @@ public protocol LinkState: Sendable {
     func node(publicKey: [UInt8], now: Double) async throws -> NodeInfo?
     /// The ids of the nodes online at `now`.
     func onlineNodes(now: Double) async throws -> [NodeID]
+    /// Every node ever registered, with its status as of `now`.
+    func nodes(now: Double) async throws -> [NodeInfo]
     /// Marks every online node offline: after a SuperLink restart no node is connected until it activates again.
     func markAllNodesOffline() async throws
 

@@ -90,6 +90,14 @@ public struct SQLiteLinkState: LinkState {
         }
     }
 
+    public func nodes(now: Double) async throws -> [NodeInfo] {
+        try await database.writer.read { db in
+            try Int64.fetchAll(db, sql: "SELECT id FROM node ORDER BY registered_at, id").compactMap { id in
+                try Self.node(in: db, sql: "id = ?", arguments: [id], now: now)
+            }
+        }
+    }
+
     public func markAllNodesOffline() async throws {
         try await database.writer.write { db in
             try db.execute(

@@ -19,7 +19,7 @@ struct PollenProcess {
         return directory.appendingPathComponent("pollen")
     }
 
-    static func run(_ arguments: [String], in directory: URL) throws -> PollenProcess {
+    static func run(_ arguments: [String], in directory: URL, executable: URL = PollenProcess.executable) throws -> PollenProcess {
         let process = Process()
         process.executableURL = executable
         process.arguments = arguments

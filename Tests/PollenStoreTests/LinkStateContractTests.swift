@@ -40,6 +40,7 @@ func instruction(run: RunID, node: NodeID, now: Double, ttl: Double = 60) throws
         #expect(try await state.node(id, now: 161)?.status == .offline)
         #expect(try await state.heartbeat(id, heartbeatInterval: 30, now: 170))
         #expect(try await state.onlineNodes(now: 200) == [id])
+        #expect(try await state.nodes(now: 200).map(\.id) == [id])
         try await state.markAllNodesOffline()
         #expect(try await state.onlineNodes(now: 200) == [])
         #expect(try await state.activateNode(publicKey: Self.key, heartbeatInterval: 30, now: 200) == id)
