@@ -17,6 +17,8 @@ let package = Package(
         .library(name: "Pollen", targets: ["Pollen"]),
         .library(name: "PollenSimulation", targets: ["PollenSimulation"]),
         .library(name: "PollenApps", targets: ["PollenApps"]),
+        .library(name: "PollenWire", targets: ["PollenWire"]),
+        .library(name: "PollenNode", targets: ["PollenNode"]),
         .executable(name: "pollen", targets: ["pollen"]),
     ],
     dependencies: [
@@ -116,7 +118,12 @@ let package = Package(
         .testTarget(name: "PollenKernelsTests", dependencies: ["PollenKernels"], swiftSettings: settings),
         .testTarget(name: "PollenCoreTests", dependencies: ["PollenCore"], swiftSettings: settings),
         .testTarget(name: "PollenMLTests", dependencies: ["PollenML", "PollenApps"], swiftSettings: settings),
-        .testTarget(name: "PollenWireTests", dependencies: ["PollenWire"], exclude: ["Oracle"], swiftSettings: settings),
+        .testTarget(
+            name: "PollenWireTests",
+            dependencies: ["PollenWire", .product(name: "SwiftProtobuf", package: "swift-protobuf")],
+            exclude: ["Oracle"],
+            swiftSettings: settings
+        ),
         .testTarget(name: "PollenStoreTests", dependencies: ["PollenStore"], swiftSettings: settings),
         .testTarget(
             name: "PollenLinkTests",

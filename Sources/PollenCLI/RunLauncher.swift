@@ -25,7 +25,12 @@ struct RunLauncher: Sendable {
         try await withThrowingTaskGroup(of: Void.self) { group in
             while !Task.isCancelled {
                 for run in try await handlers.state.runs() where run.status == .pending {
-                    try await handlers.state.setRunStatus(run.id, to: .running)
+                    do {
+                        try await handlers.state.setRunStatus(run.id, to: .running)
+                    } catch {
+                        // Stopped between the listing and the start: nothing to run.
+                        continue
+                    }
                     group.addTask { await execute(run) }
                 }
                 try await Task.sleep(for: .seconds(pollSeconds))
@@ -53,8 +58,8 @@ struct RunLauncher: Sendable {
                     try await Task.sleep(for: .seconds(0.1))
                 }
             }
+            defer { forwarder.cancel() }
             let outcome = try await app.run(grid: grid, context: Context(runID: run.id, nodeID: .superLink, runConfig: runConfig))
-            forwarder.cancel()
             for line in rows.drain() { await log(line) }
             let final = outcome.result.rounds.last?.evaluate?.metrics
             let accuracy = final?[TabularMetrics.evalAccuracy]?.doubleValue.map { String(format: "%.4f", $0) } ?? "-"
@@ -66,6 +71,8 @@ struct RunLauncher: Sendable {
             try? await state.setRunStatus(run.id, to: .finished("failed", details: "\(error)"))
             logger.error("run failed", metadata: ["pollen.run.id": "\(run.id)", "error": "\(error)"])
         }
+        // The run's messages and objects are no longer needed by anyone.
+        try? await handlers.objects.deleteObjects(inRun: run.id)
     }
 }
 

@@ -62,11 +62,9 @@ public struct SuperNodeCommand: AsyncParsableCommand {
             }
         }
         let fresh = P384.Signing.PrivateKey()
-        do {
-            try fresh.pemRepresentation.write(toFile: key, atomically: true, encoding: .utf8)
-            try FileManager.default.setAttributes([.posixPermissions: 0o600], ofItemAtPath: key)
-        } catch {
-            throw ValidationError("cannot write the node key to '\(key)': \(error.localizedDescription)")
+        // Created readable by its owner only, before the key is in it.
+        guard FileManager.default.createFile(atPath: key, contents: Data(fresh.pemRepresentation.utf8), attributes: [.posixPermissions: 0o600]) else {
+            throw ValidationError("cannot write the node key to '\(key)'")
         }
         return fresh
     }

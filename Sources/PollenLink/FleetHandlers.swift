@@ -123,7 +123,10 @@ public struct FleetHandlers: Sendable {
                 LinkMessage(metadata: metadata, tree: tree, error: message.hasError ? MessageError(proto: message.error) : nil), now: now()
             )
             response.results[metadata.messageID.rawValue] = stored ? 0 : 1
-            if stored, let tree {
+            var alreadyKnown = false
+            if let tree { alreadyKnown = try await objects.get(tree.id) != .unknown }
+            if let tree, stored || alreadyKnown {
+                // A retried push of a stored reply learns which of its objects are still missing.
                 response.objectsToPush += try await objects.preregister(runID: metadata.runID, tree: tree).map(\.rawValue)
             }
         }
@@ -167,7 +170,13 @@ public struct FleetHandlers: Sendable {
     public func confirmMessageReceived(
         _ request: Flwr_Proto_ConfirmMessageReceivedRequest, caller: [UInt8]
     ) async throws -> Flwr_Proto_ConfirmMessageReceivedResponse {
-        try await requireOwner(NodeID(request.node.nodeID), caller)
+        let node = NodeID(request.node.nodeID)
+        try await requireOwner(node, caller)
+        // Only the recipient confirms, and only its own message: the content it shares with other nodes' messages
+        // stays until they confirm too.
+        guard try await state.wasDelivered(MessageID(request.messageObjectID), to: node) else {
+            throw FleetError.forbidden("message \(request.messageObjectID) was not delivered to node \(node)")
+        }
         try await objects.delete(ObjectID(request.messageObjectID))
         return .init()
     }

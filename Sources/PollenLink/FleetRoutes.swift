@@ -103,7 +103,8 @@ public struct FleetErrorMiddleware: RouterMiddleware {
             return FleetError(status: Int(error.status.code), code: 0, detail: error.body ?? "\(error.status)").response
         } catch {
             context.logger.error("request failed", metadata: ["pollen.route": "\(request.uri.path)", "error": "\(error)"])
-            return FleetError(status: 500, code: 0, detail: "the SuperLink failed to handle the request: \(error)").response
+            // 503: a Flower client retries it, where it gives up on a 500.
+            return FleetError(status: 503, code: 0, detail: "the SuperLink failed to handle the request: \(error)").response
         }
     }
 }

@@ -43,11 +43,14 @@ public struct LinkGrid: Grid {
         let deadline = Date().addingTimeInterval(timeoutSeconds)
         while !pending.isEmpty {
             try Task.checkCancellation()
+            if let run = try await state.run(runID), run.status.isFinished {
+                throw LinkGridError(message: "run \(runID) is \(run.status): \(run.status.details)")
+            }
             let now = Date().timeIntervalSince1970
             for reply in try await state.takeReplies(to: pending, now: now) {
                 guard let instruction = reply.metadata.replyTo else { continue }
                 pending.removeAll { $0 == instruction }
-                replies.append((order[instruction] ?? 0, try await message(from: reply, deadline: deadline)))
+                replies.append((order[instruction] ?? 0, await message(from: reply, deadline: deadline)))
             }
             guard !pending.isEmpty else { break }
             guard Date() < deadline else {
@@ -66,8 +69,20 @@ public struct LinkGrid: Grid {
         return replies.sorted { $0.0 < $1.0 }.map(\.1)
     }
 
+    /// The full reply, or a failure reply saying why it could not be read: one node's bad reply never fails a round.
+    private func message(from reply: LinkMessage, deadline: Date) async -> Message {
+        do {
+            return try await read(reply, deadline: deadline)
+        } catch {
+            if let tree = reply.tree { try? await objects.delete(tree.id) }
+            return Message(metadata: reply.metadata, body: .error(MessageError(
+                code: .clientAppRaisedException, reason: "the node's reply could not be read: \(error)"
+            )))
+        }
+    }
+
     /// The full reply: its content read back from the object store once every object has arrived.
-    private func message(from reply: LinkMessage, deadline: Date) async throws -> Message {
+    private func read(_ reply: LinkMessage, deadline: Date) async throws -> Message {
         if let error = reply.error {
             return Message(metadata: reply.metadata, body: .error(error))
         }
@@ -97,6 +112,18 @@ public struct LinkGrid: Grid {
         }
         let decoded = try MessageCodec.decode(root: tree.id) { fetched[$0] }
         try await objects.delete(tree.id)
+        // The metadata the link state checked (sender, run, instruction) is the truth; the objects must agree.
+        guard decoded.metadata.source == reply.metadata.source, decoded.metadata.runID == reply.metadata.runID,
+              decoded.metadata.replyTo == reply.metadata.replyTo
+        else {
+            throw LinkGridError(message: "its objects name another sender, run or instruction than its metadata")
+        }
         return decoded
     }
+}
+
+/// A failure of the SuperLink-side grid: the run it serves stopped, or a reply contradicts itself.
+public struct LinkGridError: Error, CustomStringConvertible {
+    public var message: String
+    public var description: String { message }
 }

@@ -53,9 +53,9 @@ public struct SuperNode: Sendable {
     public func run() async throws {
         var node = try await connect()
         let states = NodeStates()
+        let current = CurrentNode(node)
         try await withThrowingTaskGroup(of: Void.self) { group in
-            let heartbeatNode = node
-            group.addTask { try await heartbeat(heartbeatNode) }
+            group.addTask { try await heartbeat(current) }
             var backoff = 0.5
             while !Task.isCancelled {
                 do {
@@ -68,6 +68,7 @@ public struct SuperNode: Sendable {
                     try await Task.sleep(for: .seconds(backoff))
                     backoff = min(backoff * 2, configuration.maximumBackoffSeconds)
                     node = (try? await connect()) ?? node
+                    await current.set(node)
                 } catch is CancellationError {
                     break
                 } catch {
@@ -111,11 +112,12 @@ public struct SuperNode: Sendable {
         }
     }
 
-    /// Sends heartbeats at 70–90% of (interval − 5 s), as Flower's SuperNode does.
-    func heartbeat(_ node: NodeID) async throws {
+    /// Sends heartbeats at 70–90% of (interval − 5 s), as Flower's SuperNode does, for the node's current id.
+    func heartbeat(_ current: CurrentNode) async throws {
         while !Task.isCancelled {
             let period = (configuration.heartbeatInterval - 5) * Double.random(in: 0.7...0.9)
             try await Task.sleep(for: .seconds(max(period, 1)))
+            let node = await current.id
             _ = try? await client.call("send-node-heartbeat", Flwr_Proto_SendNodeHeartbeatRequest.with {
                 $0.node = .with { $0.nodeID = node.rawValue }
                 $0.heartbeatInterval = configuration.heartbeatInterval
@@ -156,8 +158,18 @@ public struct SuperNode: Sendable {
         logger.info("handled a message", metadata: [
             "pollen.run.id": "\(runID)", "message.type": "\(instruction.metadata.type)", "failed": "\(reply.hasError)",
         ])
-        try await push(reply, node: nodeMessage, runtime: Date().timeIntervalSince(started))
-        return true
+        // The message is confirmed and run; its reply must not be lost to a passing network failure.
+        var backoff = 0.5
+        while true {
+            do {
+                try await push(reply, node: nodeMessage, runtime: Date().timeIntervalSince(started))
+                return true
+            } catch let error as FleetClientError where error.isTransient && backoff <= configuration.maximumBackoffSeconds {
+                logger.warning("pushing a reply failed; retrying", metadata: ["error": "\(error)", "retry.seconds": "\(backoff)"])
+                try await Task.sleep(for: .seconds(backoff))
+                backoff *= 2
+            }
+        }
     }
 
     private func pullObject(_ id: ObjectID, node: Flwr_Proto_Node, runID: UInt64) async throws -> FlowerObject {
@@ -201,6 +213,13 @@ public struct SuperNode: Sendable {
             }, as: Flwr_Proto_PushObjectResponse.self)
         }
     }
+}
+
+/// The node's id, which a reconnection may change, shared with the heartbeat task.
+actor CurrentNode {
+    private(set) var id: NodeID
+    init(_ id: NodeID) { self.id = id }
+    func set(_ id: NodeID) { self.id = id }
 }
 
 /// The `Context.state` the ClientApp keeps per run on this node.

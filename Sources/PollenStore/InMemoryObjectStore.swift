@@ -43,7 +43,9 @@ public actor InMemoryObjectStore: ObjectStore {
     }
 
     public func delete(_ id: ObjectID) {
-        guard let entry = entries.removeValue(forKey: id) else { return }
+        // An object another registered parent still refers to stays.
+        guard let entry = entries[id], entry.references <= 0 else { return }
+        entries[id] = nil
         for child in Set(entry.children) {
             guard entries[child] != nil else { continue }
             entries[child]!.references -= 1

@@ -109,6 +109,8 @@ public protocol LinkState: Sendable {
 
     /// Stores an instruction (its `messageID` is its tree's root) for its destination node.
     func storeInstruction(_ message: LinkMessage) async throws
+    /// Whether instruction `id` was handed to `node` (and so is `node`'s to confirm).
+    func wasDelivered(_ id: MessageID, to node: NodeID) async throws -> Bool
     /// Hands out up to `limit` undelivered, unexpired instructions for `node`, marking them delivered.
     func takeInstructions(for node: NodeID, limit: Int, now: Double) async throws -> [LinkMessage]
     /// Stores a reply to a delivered instruction; false if there is no such instruction or it has a reply.

@@ -31,7 +31,8 @@ public protocol ObjectStore: Sendable {
     /// What the store knows of `id`.
     func get(_ id: ObjectID) async throws -> ObjectState
 
-    /// Deletes `id` and, recursively, every child no other registered parent refers to.
+    /// Deletes `id`, unless a registered parent still refers to it, and, recursively, every child no other
+    /// registered parent refers to.
     func delete(_ id: ObjectID) async throws
 
     /// Deletes every object registered for `runID` that no other run refers to.

@@ -213,6 +213,15 @@ public struct SQLiteLinkState: LinkState {
         }
     }
 
+    public func wasDelivered(_ id: MessageID, to node: NodeID) async throws -> Bool {
+        try await database.writer.read { db in
+            try Bool.fetchOne(
+                db, sql: "SELECT 1 FROM instruction WHERE id = ? AND destination = ? AND delivered_at IS NOT NULL",
+                arguments: [id.rawValue, Int64(bitPattern: node.rawValue)]
+            ) ?? false
+        }
+    }
+
     public func takeInstructions(for node: NodeID, limit: Int, now: Double) async throws -> [LinkMessage] {
         let rows = try await database.writer.write { db -> [(Data, Data)] in
             let rows = try Row.fetchAll(
@@ -242,9 +251,10 @@ public struct SQLiteLinkState: LinkState {
         let tree = try message.tree.map { Data(try $0.proto.serializedBytes() as [UInt8]) }
         return try await database.writer.write { db in
             guard let row = try Row.fetchOne(
-                db, sql: "SELECT destination, delivered_at FROM instruction WHERE id = ?", arguments: [replyTo.rawValue]
+                db, sql: "SELECT destination, run_id, delivered_at FROM instruction WHERE id = ?", arguments: [replyTo.rawValue]
             ), row["delivered_at"] as Double? != nil,
-                  UInt64(bitPattern: row["destination"]) == message.metadata.source.rawValue
+                  UInt64(bitPattern: row["destination"]) == message.metadata.source.rawValue,
+                  UInt64(bitPattern: row["run_id"]) == message.metadata.runID.rawValue
             else { return false }
             try db.execute(
                 sql: "INSERT OR IGNORE INTO reply (id, reply_to, message, tree) VALUES (?, ?, ?, ?)",

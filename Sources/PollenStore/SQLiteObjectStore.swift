@@ -70,7 +70,8 @@ public struct SQLiteObjectStore: ObjectStore {
 
     private static func delete(_ id: ObjectID, in db: Database) throws {
         let children = try String.fetchAll(db, sql: "SELECT child FROM object_child WHERE parent = ?", arguments: [id.rawValue])
-        try db.execute(sql: "DELETE FROM object WHERE id = ?", arguments: [id.rawValue])
+        // An object another registered parent still refers to stays.
+        try db.execute(sql: "DELETE FROM object WHERE id = ? AND refs <= 0", arguments: [id.rawValue])
         guard db.changesCount > 0 else { return }
         for child in children {
             try db.execute(sql: "UPDATE object SET refs = refs - 1 WHERE id = ?", arguments: [child])

@@ -181,6 +181,13 @@ func connect(_ node: TestNode, _ client: some TestClientProtocol) async throws -
             let wrongType: Call<Pull> = try await post(client, "pull-messages", body: ByteBuffer(), headers: node.headers(contentType: "application/json"))
             #expect(wrongType.status == .unsupportedMediaType)
 
+            // Confirming a message that was never delivered to the caller (and so deleting shared content) is refused.
+            let confirm = try await post(client, "confirm-message-received", Flwr_Proto_ConfirmMessageReceivedRequest.with {
+                $0.node = .with { $0.nodeID = id }
+                $0.messageObjectID = String(repeating: "ab", count: 32)
+            }, as: node, expecting: Flwr_Proto_ConfirmMessageReceivedResponse.self)
+            #expect(confirm.status == .forbidden)
+
             // Still serving.
             let fine = try await post(client, "pull-messages", Flwr_Proto_PullMessagesRequest.with { $0.node = .with { $0.nodeID = id } }, as: node,
                                       expecting: Pull.self)

@@ -1,5 +1,6 @@
 import PollenCore
-import PollenWire
+@testable import PollenWire
+import SwiftProtobuf
 import Testing
 
 @Suite struct ObjectFormatTests {
@@ -57,6 +58,20 @@ import Testing
         #expect(wrongType?.code == .invalidObject)
     }
 
+    @Test func aChunkListLargerThanItsShapeIsRefused() throws {
+        let chunk = FlowerObject(type: .arrayChunk, children: [], body: [UInt8](repeating: 0, count: 1_024))
+        let body = PythonJSON.arrayBodyForTests(indices: [Int](repeating: 0, count: 1_000))
+        let array = FlowerObject(type: .array, children: [chunk.id], body: body)
+        let record = FlowerObject(type: .arrayRecord, children: [array.id], body: Array("{\"a\": \"\(array.id)\"}".utf8))
+        let dict = FlowerObject(type: .recordDict, children: [record.id], body: Array("{\"arrays\": \"\(record.id)\"}".utf8))
+        var metadata = Flwr_Proto_Message()
+        metadata.metadata.runID = 1
+        let message = FlowerObject(type: .message, children: [dict.id], body: try metadata.serializedBytes() as [UInt8])
+        let objects = Dictionary(uniqueKeysWithValues: [chunk, array, record, dict, message].map { ($0.id, $0) })
+        let error = #expect(throws: WireError.self) { try MessageCodec.decode(root: message.id) { objects[$0] } }
+        #expect(error?.message.contains("more chunk data") == true)
+    }
+
     @Test func pollenMessagesRoundTrip() throws {
         var content = RecordDict()
         content[arrays: "arrays"] = ["w": try Tensor((0..<1_000).map(Float.init), shape: [10, 100])]
@@ -71,5 +86,12 @@ import Testing
         #expect(decoded.content == content)
         #expect(decoded.metadata.destination == NodeID(99))
         #expect(try ObjectTree(proto: encoded.tree.proto) == encoded.tree)
+    }
+}
+
+extension PythonJSON {
+    /// A float32 [4] array body whose chunk list is `indices`.
+    static func arrayBodyForTests(indices: [Int]) -> [UInt8] {
+        arrayBody(dtype: "float32", shape: [4], stype: "numpy.ndarray", chunkIndices: indices)
     }
 }

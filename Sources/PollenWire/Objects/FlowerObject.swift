@@ -61,7 +61,8 @@ public struct FlowerObject: Sendable, Equatable {
         if let expectedID, expectedID != id {
             throw fail("its bytes hash to \(id.rawValue)")
         }
-        guard let zero = bytes.firstIndex(of: 0), zero < 1_024 else { throw fail("no head ends in a zero byte") }
+        // A head lists child ids (65 bytes each); 1 MiB allows 16,000 children, far beyond any model's layers.
+        guard let zero = bytes.prefix(1 << 20).firstIndex(of: 0) else { throw fail("no head ends in a zero byte") }
         guard let head = String(validating: bytes[..<zero], as: UTF8.self) else { throw fail("the head is not UTF-8") }
         let fields = head.split(separator: " ", omittingEmptySubsequences: false)
         guard fields.count == 3 else { throw fail("the head '\(head)' does not have three fields") }

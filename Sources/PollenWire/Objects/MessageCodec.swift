@@ -203,12 +203,27 @@ public enum MessageCodec {
             else {
                 throw WireError(code: .invalidObject, message: "array \(id) lacks dtype, shape, stype or arraychunk_ids")
             }
+            guard let known = DType(named: dtype) else {
+                throw WireError(code: .invalidObject, message: "array \(id) has dtype '\(dtype)', which Pollen does not read")
+            }
+            // The data cannot exceed the array's bytes plus an .npy header (at most 64 KiB), however the chunk list
+            // repeats itself: stop a hostile list before it allocates.
+            let shapeSizes = try shapeValues.map { value -> Int in
+                guard case .number(let number) = value, let extent = Int(exactly: number) else {
+                    throw WireError(code: .invalidObject, message: "array \(id) has a shape entry \(value) that is not a size")
+                }
+                return extent
+            }
+            let limit = try Tensor.byteCount(dtype: known, shape: shapeSizes) + 65_536
             var data = [UInt8]()
             for value in indexValues {
                 guard case .number(let number) = value, let index = Int(exactly: number), object.children.indices.contains(index) else {
                     throw WireError(code: .invalidObject, message: "array \(id) lists chunk \(value), which it does not have")
                 }
                 data += try self.object(object.children[index], as: .arrayChunk).body
+                guard data.count <= limit else {
+                    throw WireError(code: .invalidObject, message: "array \(id) lists more chunk data than its shape holds")
+                }
             }
             var proto = Flwr_Proto_Array()
             proto.dtype = dtype
