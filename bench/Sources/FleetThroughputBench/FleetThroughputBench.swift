@@ -44,10 +44,11 @@ struct FleetThroughputBench {
         }
         let deadline = Date().addingTimeInterval(seconds)
         let all = clients
+        let workers = concurrency
         let started = Date()
         let latencies = try await withThrowingTaskGroup(of: [Double].self) { group in
-            for worker in 0..<concurrency {
-                group.addTask {
+            for worker in 0..<workers {
+                group.addTask { [all, deadline] in
                     var latencies = [Double]()
                     var index = worker
                     while Date() < deadline {
@@ -56,7 +57,7 @@ struct FleetThroughputBench {
                         _ = try await client.call("pull-messages", Flwr_Proto_PullMessagesRequest.with { $0.node = .with { $0.nodeID = node } },
                                                   as: Flwr_Proto_PullMessagesResponse.self)
                         latencies.append(Date().timeIntervalSince(start))
-                        index += concurrency
+                        index += workers
                     }
                     return latencies
                 }
