@@ -123,13 +123,25 @@ public struct StopCommand: AsyncParsableCommand {
     }
 }
 
-/// `pollen nodes`: the SuperNodes a SuperLink knows (Flower's `flwr supernode ls`).
+/// `pollen nodes`: the SuperNodes a SuperLink knows (Flower's `flwr supernode ls`), and `--register KEY` for an
+/// operator admitting a node to a SuperLink started with `--require-known-nodes` (Flower's `flwr supernode register`).
 public struct NodesCommand: AsyncParsableCommand {
-    public static let configuration = CommandConfiguration(commandName: "nodes", abstract: "List the SuperNodes of a SuperLink.")
+    public static let configuration = CommandConfiguration(commandName: "nodes", abstract: "List the SuperNodes of a SuperLink, or register one.")
     @OptionGroup var connection: ConnectionOptions
+    @Option(help: "Register the node whose PEM public key is in this file (for --require-known-nodes).") var register: String?
     public init() {}
 
     public func run() async throws {
+        if let register {
+            guard let key = FileManager.default.contents(atPath: register) else {
+                throw CLIError("cannot read the public key file '\(register)'")
+            }
+            let response = try await connection.withClient {
+                try await $0.call("register-node", Flwr_Proto_RegisterNodeRequest.with { $0.publicKey = key }, as: Flwr_Proto_RegisterNodeResponse.self)
+            }
+            print("registered node \(response.nodeID)")
+            return
+        }
         let nodes = try await connection.withClient { try await $0.call("list-nodes", Flwr_Proto_ListNodesRequest(), as: Flwr_Proto_ListNodesResponse.self) }
         print("node-id               status")
         for node in nodes.nodesInfo {

@@ -23,7 +23,8 @@ public struct SuperNodeCommand: AsyncParsableCommand {
     @Flag(help: "Connect over plain HTTP instead of HTTPS (logged as a warning).") var insecure = false
     @Option(help: "A PEM file of the CA certificates to trust for the SuperLink (default: the system's).") var rootCertificates: String?
     @Option(name: .long, parsing: .singleValue, help: "A site setting key=value (repeatable).") var nodeConfig: [String] = []
-    @Option(help: "A PEM file with this node's P-384 private key; created if missing.") var key: String?
+    @Option(help: "A PEM file with this node's P-384 private key; created if missing, with its public key in KEY.pub.") var key: String?
+    @Flag(help: "Only print the public key of --key (creating the key if missing), for an operator to register.") var printPublicKey = false
     @Option(help: "Seconds between pulls while idle.") var pollInterval = 0.2
     @Option(help: "The heartbeat interval declared to the SuperLink, 10–1800 s; the node counts as gone after twice that.")
     var heartbeatInterval = 30.0
@@ -41,6 +42,10 @@ public struct SuperNodeCommand: AsyncParsableCommand {
             config[name] = value
         }
         let signingKey = try loadKey()
+        if printPublicKey {
+            print(signingKey.publicKey.pemRepresentation)
+            return
+        }
         var logger = Logger(label: "pollen.supernode")
         logger.logLevel = .info
         let http = try TLSSettings.client(rootCertificates: rootCertificates)
@@ -62,8 +67,11 @@ public struct SuperNodeCommand: AsyncParsableCommand {
             }
         }
         let fresh = P384.Signing.PrivateKey()
-        // Created readable by its owner only, before the key is in it.
-        guard FileManager.default.createFile(atPath: key, contents: Data(fresh.pemRepresentation.utf8), attributes: [.posixPermissions: 0o600]) else {
+        // Created readable by its owner only, before the key is in it. The public half goes beside it, for an
+        // operator to register (`pollen nodes --register KEY.pub`).
+        guard FileManager.default.createFile(atPath: key, contents: Data(fresh.pemRepresentation.utf8), attributes: [.posixPermissions: 0o600]),
+              FileManager.default.createFile(atPath: key + ".pub", contents: Data(fresh.publicKey.pemRepresentation.utf8))
+        else {
             throw ValidationError("cannot write the node key to '\(key)'")
         }
         return fresh

@@ -47,6 +47,13 @@ public enum ControlRoutes {
             try await state.setRunStatus(RunID(request.runID), to: .finished("stopped", details: "stopped by the researcher"))
             return .with { $0.success = true }
         }
+        route("register-node") { (request: Flwr_Proto_RegisterNodeRequest) -> Flwr_Proto_RegisterNodeResponse in
+            guard let pem = String(data: request.publicKey, encoding: .utf8), pem.contains("BEGIN PUBLIC KEY") else {
+                throw StoreError(code: .conflict, message: "the public key must be a PEM SubjectPublicKeyInfo (-----BEGIN PUBLIC KEY-----)")
+            }
+            let id = try await state.registerNode(publicKey: [UInt8](request.publicKey), now: Date().timeIntervalSince1970)
+            return .with { $0.nodeID = id.rawValue }
+        }
         route("list-nodes") { (_: Flwr_Proto_ListNodesRequest) -> Flwr_Proto_ListNodesResponse in
             let nodes = try await state.nodes(now: Date().timeIntervalSince1970)
             return .with { response in

@@ -13,14 +13,15 @@ struct Federation {
 
     /// Writes three IID partitions of the bundled breast-cancer CSV (and one file with a `site` column for the
     /// simulation of the same split), and starts a SuperLink on a free port with its state in a SQLite file.
-    static func start(port: Int = 0, directory: URL? = nil, tls: TestCertificates? = nil) throws -> Federation {
+    static func start(port: Int = 0, directory: URL? = nil, tls: TestCertificates? = nil, options: [String] = []) throws -> Federation {
         let directory = try directory ?? freshDirectory()
         if !FileManager.default.fileExists(atPath: directory.appendingPathComponent("site0.csv").path) {
             try writePartitions(into: directory)
         }
         let security = tls.map { ["--ssl-certfile", $0.serverCertificate, "--ssl-keyfile", $0.serverKey] } ?? ["--insecure"]
         let superLink = try RunningProcess(
-            ["superlink", "--port", String(port), "--database", directory.appendingPathComponent("link.db").path] + security, in: directory
+            ["superlink", "--port", String(port), "--database", directory.appendingPathComponent("link.db").path] + security + options,
+            in: directory
         )
         let line = try superLink.waitFor(#"listening on https?://127\.0\.0\.1:[0-9]+"#)
         var federation = Federation(directory: directory, superLink: superLink, port: Int(line.split(separator: ":").last!)!)
@@ -31,12 +32,12 @@ struct Federation {
     var address: String { "127.0.0.1:\(port)" }
 
     /// Starts a SuperNode on `csv` and waits until it has connected.
-    mutating func addNode(csv: String, heartbeatInterval: Int = 30) throws {
+    mutating func addNode(csv: String, heartbeatInterval: Int = 30, key: String? = nil, waitForConnection: Bool = true) throws {
         let node = try RunningProcess([
-            "supernode", "--superlink", address] + connection + [ "--heartbeat-interval", String(heartbeatInterval),
+            "supernode", "--superlink", address] + connection + (key.map { ["--key", $0] } ?? []) + [ "--heartbeat-interval", String(heartbeatInterval),
             "--node-config", "data-path=\(directory.appendingPathComponent(csv).path)", "--node-config", "label=diagnosis",
         ], in: directory)
-        try node.waitFor("connected to the SuperLink")
+        if waitForConnection { try node.waitFor("connected to the SuperLink") }
         nodes.append(node)
     }
 
@@ -109,6 +110,21 @@ func finalAccuracy(_ output: String) -> Double? {
         #expect(try run.waitForExit(timeoutSeconds: 180) == 0, "\(run.printed)")
         #expect(run.printed.contains("offline"), "the round with the dead node should name its failure:\n\(run.printed)")
         #expect(finalAccuracy(run.printed).map { $0 > 0.9 } == true, "\(run.printed)")
+    }
+
+    @Test func requireKnownNodesAdmitsOnlyKeysAnOperatorRegistered() throws {
+        var federation = try Federation.start(options: ["--require-known-nodes"])
+        defer { federation.stop() }
+        let key = federation.directory.appendingPathComponent("site0.key").path
+        let printed = try PollenProcess.run(["supernode", "--key", key, "--print-public-key", "--insecure"], in: federation.directory)
+        #expect(printed.standardOutput.contains("BEGIN PUBLIC KEY"))
+        try federation.addNode(csv: "site0.csv", key: key, waitForConnection: false)
+        try federation.nodes[0].waitFor("cannot connect yet")
+        let registered = try PollenProcess.run(["nodes", "--insecure", "--superlink", federation.address, "--register", key + ".pub"], in: federation.directory)
+        #expect(registered.standardOutput.contains("registered node"), "\(registered.standardError)")
+        try federation.nodes[0].waitFor("connected to the SuperLink", timeoutSeconds: 30)
+        let run = try federation.submit(["num-server-rounds=1", "min-available-nodes=1", "min-train-nodes=1", "min-evaluate-nodes=1"])
+        #expect(try run.waitForExit() == 0, "\(run.printed)")
     }
 
     @Test func aFailingClientAppIsAFailedReplyAndItsNodeKeepsServing() throws {
