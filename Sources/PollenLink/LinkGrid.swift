@@ -99,9 +99,12 @@ public struct LinkGrid: Grid {
             }
             if !missing { break }
             guard Date() < deadline else {
-                return Message(metadata: reply.metadata, body: .error(MessageError(
-                    code: .replyMessageUnavailable, reason: "the reply's objects did not all arrive in time"
-                )))
+                throw LinkGridError(message: "the reply's objects did not all arrive in time")
+            }
+            // A node that died between pushing its reply and its objects will never send them.
+            let sender = try await state.node(reply.metadata.source, now: Date().timeIntervalSince1970)
+            guard sender?.status == .online else {
+                throw LinkGridError(message: "node \(reply.metadata.source) went offline before pushing all of its reply's objects")
             }
             try await Task.sleep(for: .seconds(pollSeconds))
         }
