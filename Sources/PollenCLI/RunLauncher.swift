@@ -60,6 +60,9 @@ struct RunLauncher: Sendable {
             }
             defer { forwarder.cancel() }
             let outcome = try await app.run(grid: grid, context: Context(runID: run.id, nodeID: .superLink, runConfig: runConfig))
+            // Stop the forwarder before the last rows, so the log keeps the rounds in order.
+            forwarder.cancel()
+            _ = await forwarder.result
             for line in rows.drain() { await log(line) }
             let final = outcome.result.rounds.last?.evaluate?.metrics
             let accuracy = final?[TabularMetrics.evalAccuracy]?.doubleValue.map { String(format: "%.4f", $0) } ?? "-"

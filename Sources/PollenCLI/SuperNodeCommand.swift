@@ -32,6 +32,11 @@ public struct SuperNodeCommand: AsyncParsableCommand {
     public init() {}
 
     public func run() async throws {
+        if printPublicKey {
+            guard key != nil else { throw ValidationError("--print-public-key needs --key FILE: the key the node will keep using") }
+            print(try loadKey().publicKey.pemRepresentation)
+            return
+        }
         guard (10...1_800).contains(heartbeatInterval) else {
             throw ValidationError("--heartbeat-interval must be between 10 and 1800 seconds, got \(heartbeatInterval)")
         }
@@ -42,10 +47,6 @@ public struct SuperNodeCommand: AsyncParsableCommand {
             config[name] = value
         }
         let signingKey = try loadKey()
-        if printPublicKey {
-            print(signingKey.publicKey.pemRepresentation)
-            return
-        }
         var logger = Logger(label: "pollen.supernode")
         logger.logLevel = .info
         let http = try TLSSettings.client(rootCertificates: rootCertificates)
