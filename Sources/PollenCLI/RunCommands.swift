@@ -1,18 +1,24 @@
 public import ArgumentParser
 import Foundation
+import PollenApps
 import PollenCore
 import PollenWire
 import SwiftProtobuf
 
-/// `pollen run`: submits a run of the built-in tabular app to a SuperLink.
+/// `pollen run`: submits a run of a built-in app to a SuperLink.
 public struct RunCommand: AsyncParsableCommand {
     public static let configuration = CommandConfiguration(
         commandName: "run",
-        abstract: "Submit a run of the built-in tabular app to a SuperLink; --stream follows it to the end.",
-        discussion: "Run settings are [app.config] keys of a pollen.toml, e.g. --run-config num-server-rounds=10 --run-config model=mlp."
+        abstract: "Submit a run of a built-in app to a SuperLink; --stream follows it to the end.",
+        discussion: """
+            Apps: tabular (the default: federated training on each site's CSV data; its settings are the [app.config] \
+            keys of a pollen.toml, e.g. --run-config num-server-rounds=10 --run-config model=mlp) and model-transfer \
+            (a large model to every node and back: --run-config model-parameters=25000000 --run-config num-server-rounds=3).
+            """
     )
 
     @OptionGroup var connection: ConnectionOptions
+    @Option(help: "The built-in app to run: \(BuiltInApp.allCases.map(\.rawValue).joined(separator: " or ")).") var app = BuiltInApp.tabular.rawValue
     @Option(help: "A pollen.toml whose [app.config] table sets the run.") var config: String?
     @Option(name: .long, parsing: .singleValue, help: "A run setting key=value (repeatable).") var runConfig: [String] = []
     @Flag(help: "Follow the run's log until it finishes; exit non-zero if it fails.") var stream = false
@@ -20,15 +26,24 @@ public struct RunCommand: AsyncParsableCommand {
     public init() {}
 
     public func run() async throws {
-        var settings = try SimulationSettings.load(path: config)
         var overrides = UserConfig()
         for assignment in runConfig {
             let (key, value) = try TOMLConfig.override(assignment)
             overrides[key] = value
         }
-        try settings.apply(app: overrides, simulation: [:], source: "the command line")
-        _ = try settings.appConfig()
-        let runConfig = settings.runConfig
+        let runConfig: UserConfig
+        switch try BuiltInApp(runConfig: [BuiltInApp.configKey: .string(app)]) {
+        case .tabular:
+            var settings = try SimulationSettings.load(path: config)
+            try settings.apply(app: overrides, simulation: [:], source: "the command line")
+            _ = try settings.appConfig()
+            runConfig = settings.runConfig
+        case .modelTransfer:
+            guard config == nil else { throw CLIError("--config reads a tabular pollen.toml; give the model-transfer app its settings with --run-config") }
+            overrides[BuiltInApp.configKey] = .string(app)
+            _ = try ModelTransferConfig(runConfig: overrides)
+            runConfig = overrides
+        }
         let stream = stream
         try await connection.withClient { client in
             let started = try await client.call("start-run", Flwr_Proto_StartRunRequest.with {

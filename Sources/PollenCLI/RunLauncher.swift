@@ -38,44 +38,89 @@ struct RunLauncher: Sendable {
         }
     }
 
-    /// Runs the built-in tabular ServerApp for `run` and records the outcome in the link state.
+    /// Runs the ServerApp of the built-in app `run` names and records the outcome in the link state.
     private func execute(_ run: RunInfo) async {
         let state = handlers.state
         let runConfig = UserConfig(uniqueKeysWithValues: run.config.map { ($0.key, $0.value) })
-        func log(_ line: String) async {
-            try? await state.appendLog(run: run.id, line: line, now: Date().timeIntervalSince1970)
-        }
+        let log = RunLog(run: run.id, state: state)
         do {
-            let config = try TabularAppConfig(runConfig: runConfig)
-            await log("run \(run.id): FedAvg, \(config.rounds) rounds, \(config.model)")
-            await log(RoundTable.header)
-            let rows = RowSink()
-            let app = TabularServerApp(config: config, onRound: { report in rows.append(RoundTable.row(report)) })
             let grid = LinkGrid(runID: run.id, state: state, objects: handlers.objects)
-            let forwarder = Task {
-                while !Task.isCancelled {
-                    for line in rows.drain() { await log(line) }
-                    try await Task.sleep(for: .seconds(0.1))
-                }
+            let details: String
+            switch try BuiltInApp(runConfig: runConfig) {
+            case .tabular: details = try await runTabular(run, runConfig: runConfig, grid: grid, log: log)
+            case .modelTransfer: details = try await runModelTransfer(runConfig: runConfig, grid: grid, log: log)
             }
-            defer { forwarder.cancel() }
-            let outcome = try await app.run(grid: grid, context: Context(runID: run.id, nodeID: .superLink, runConfig: runConfig))
-            // Stop the forwarder before the last rows, so the log keeps the rounds in order.
-            forwarder.cancel()
-            _ = await forwarder.result
-            for line in rows.drain() { await log(line) }
-            let final = outcome.result.rounds.last?.evaluate?.metrics
-            let accuracy = final?[TabularMetrics.evalAccuracy]?.doubleValue.map { String(format: "%.4f", $0) } ?? "-"
-            await log("final federated evaluation accuracy \(accuracy)")
-            try await state.setRunStatus(run.id, to: .finished("completed", details: "eval-accuracy \(accuracy)"))
+            try await state.setRunStatus(run.id, to: .finished("completed", details: details))
             logger.info("run completed", metadata: ["pollen.run.id": "\(run.id)"])
         } catch {
-            await log("run failed: \(error)")
+            await log.write("run failed: \(error)")
             try? await state.setRunStatus(run.id, to: .finished("failed", details: "\(error)"))
             logger.error("run failed", metadata: ["pollen.run.id": "\(run.id)", "error": "\(error)"])
         }
         // The run's messages and objects are no longer needed by anyone.
         try? await handlers.objects.deleteObjects(inRun: run.id)
+    }
+
+    /// The tabular app: the feature survey, then FedAvg with the table `pollen simulate` prints.
+    private func runTabular(_ run: RunInfo, runConfig: UserConfig, grid: LinkGrid, log: RunLog) async throws -> String {
+        let config = try TabularAppConfig(runConfig: runConfig)
+        await log.write("run \(run.id): FedAvg, \(config.rounds) rounds, \(config.model)")
+        await log.write(RoundTable.header)
+        let outcome = try await log.forwardingRows { rows in
+            try await TabularServerApp(config: config, onRound: { rows.append(RoundTable.row($0)) })
+                .run(grid: grid, context: Context(runID: run.id, nodeID: .superLink, runConfig: runConfig))
+        }
+        let final = outcome.result.rounds.last?.evaluate?.metrics
+        let accuracy = final?[TabularMetrics.evalAccuracy]?.doubleValue.map { String(format: "%.4f", $0) } ?? "-"
+        await log.write("final federated evaluation accuracy \(accuracy)")
+        return "eval-accuracy \(accuracy)"
+    }
+
+    /// The model-transfer app: one line per round with its duration.
+    private func runModelTransfer(runConfig: UserConfig, grid: LinkGrid, log: RunLog) async throws -> String {
+        let config = try ModelTransferConfig(runConfig: runConfig)
+        let megabytes = Double(config.parameters * 4) / 1e6
+        await log.write("model transfer: \(config.parameters) float32 parameters (\(String(format: "%.1f", megabytes)) MB) to \(config.minAvailableNodes) nodes, \(config.rounds) rounds")
+        let result = try await log.forwardingRows { rows in
+            try await ModelTransferApp.run(config: config, grid: grid) { report in
+                var row = "round \(report.round): \(String(format: "%.3f", report.seconds)) s, \(report.train.tally.succeeded) replies, \(report.train.tally.failed) failed"
+                if let reason = report.train.skippedReason ?? report.train.tally.failureReasons.first { row += " (\(reason))" }
+                rows.append(row)
+            }
+        }
+        if let failed = result.rounds.first(where: { $0.train.arrays == nil }) {
+            throw CLIError("round \(failed.round) produced no model: \(failed.train.skippedReason ?? "no replies")")
+        }
+        let seconds = result.rounds.map(\.seconds)
+        return "round seconds " + seconds.map { String(format: "%.3f", $0) }.joined(separator: " ")
+    }
+}
+
+/// A run's log in the link state, and the forwarding of rows produced on the ServerApp's tasks to it.
+struct RunLog: Sendable {
+    let run: RunID
+    let state: any LinkState
+
+    func write(_ line: String) async {
+        try? await state.appendLog(run: run, line: line, now: Date().timeIntervalSince1970)
+    }
+
+    /// Runs `body`, writing the rows it appends to the log as they come, in order, all of them before returning.
+    func forwardingRows<T: Sendable>(_ body: (RowSink) async throws -> T) async throws -> T {
+        let rows = RowSink()
+        let forwarder = Task {
+            while !Task.isCancelled {
+                for line in rows.drain() { await write(line) }
+                try await Task.sleep(for: .seconds(0.1))
+            }
+        }
+        let result: Result<T, any Error>
+        do { result = .success(try await body(rows)) } catch { result = .failure(error) }
+        // Stop the forwarder before the last rows, so the log keeps the rounds in order.
+        forwarder.cancel()
+        _ = await forwarder.result
+        for line in rows.drain() { await write(line) }
+        return try result.get()
     }
 }
 

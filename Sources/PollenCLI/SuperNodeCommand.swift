@@ -25,7 +25,8 @@ public struct SuperNodeCommand: AsyncParsableCommand {
     @Option(name: .long, parsing: .singleValue, help: "A site setting key=value (repeatable).") var nodeConfig: [String] = []
     @Option(help: "A PEM file with this node's P-384 private key; created if missing, with its public key in KEY.pub.") var key: String?
     @Flag(help: "Only print the public key of --key (creating the key if missing), for an operator to register.") var printPublicKey = false
-    @Option(help: "Seconds between pulls while idle.") var pollInterval = 0.2
+    @Option(help: "The longest wait between pulls while idle, in seconds (after a message the node polls at once, then backs off from 0.05 s to this).")
+    var pollInterval = 1.0
     @Option(help: "The heartbeat interval declared to the SuperLink, 10–1800 s; the node counts as gone after twice that.")
     var heartbeatInterval = 30.0
 
@@ -39,6 +40,9 @@ public struct SuperNodeCommand: AsyncParsableCommand {
         }
         guard (10...1_800).contains(heartbeatInterval) else {
             throw ValidationError("--heartbeat-interval must be between 10 and 1800 seconds, got \(heartbeatInterval)")
+        }
+        guard (0.05...600).contains(pollInterval) else {
+            throw ValidationError("--poll-interval must be between 0.05 and 600 seconds, got \(pollInterval)")
         }
         if insecure { Daemon.warn("WARNING: --insecure: traffic to the SuperLink is not encrypted") }
         var config = UserConfig()
@@ -54,7 +58,7 @@ public struct SuperNodeCommand: AsyncParsableCommand {
             configuration: SuperNodeConfiguration(
                 superLinkURL: "\(insecure ? "http" : "https")://\(superlink)", nodeConfig: config, heartbeatInterval: heartbeatInterval, pollSeconds: pollInterval
             ),
-            clientApp: TabularClientApp.make(data: LocalCSVData.provider), key: signingKey, http: http, logger: logger
+            clientApp: BuiltInApp.clientApp(data: LocalCSVData.provider), key: signingKey, http: http, logger: logger
         )
         try await Daemon.runUntilSignalled { try await node.run() }
         try await http.shutdown()

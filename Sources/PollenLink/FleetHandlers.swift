@@ -200,6 +200,7 @@ extension RunInfo {
     var proto: Flwr_Proto_Run {
         .with {
             $0.runID = id.rawValue
+            $0.overrideConfig = UserConfigProto.encode(UserConfig(uniqueKeysWithValues: config.map { ($0.key, $0.value) }))
             $0.status = .with { status in
                 status.status = self.status.phase
                 status.subStatus = self.status.subStatus

@@ -28,11 +28,14 @@ public struct LinkGrid: Grid {
 
     public func sendAndReceive(_ messages: [Message], timeoutSeconds: Double) async throws -> [Message] {
         var pending = [MessageID]()
-        for var message in messages {
+        let stamped = messages.map { message in
+            var message = message
             message.metadata.runID = runID
             message.metadata.source = .superLink
             message.metadata.createdAt = Date().timeIntervalSince1970
-            let encoded = try MessageCodec.encode(message)
+            return message
+        }
+        for encoded in try MessageCodec.encode(stamped) {
             _ = try await objects.preregister(runID: runID, tree: encoded.tree)
             for object in encoded.objects { _ = try await objects.put(object) }
             try await state.storeInstruction(LinkMessage(metadata: encoded.message.metadata, tree: encoded.tree))

@@ -45,8 +45,11 @@ public enum SuperLink {
     /// Fleet handlers over the database at `configuration.databasePath`.
     public static func handlers(configuration: SuperLinkConfiguration) throws -> FleetHandlers {
         let database = try SQLiteDatabase(path: configuration.databasePath)
+        // In memory, objects skip SQLite altogether: nothing to make durable, and no copy in and out of its pages.
+        let objects: any ObjectStore = configuration.databasePath == SQLiteDatabase.inMemoryPath
+            ? InMemoryObjectStore() : SQLiteObjectStore(database: database)
         return FleetHandlers(
-            state: SQLiteLinkState(database: database), objects: SQLiteObjectStore(database: database),
+            state: SQLiteLinkState(database: database), objects: objects,
             allowsSelfRegistration: configuration.allowsSelfRegistration
         )
     }

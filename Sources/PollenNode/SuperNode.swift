@@ -14,13 +14,15 @@ public struct SuperNodeConfiguration: Sendable {
     public var nodeConfig: UserConfig
     /// The heartbeat interval the node declares, in seconds (Flower's default: 30).
     public var heartbeatInterval: Double
-    /// Seconds between pulls while no message waits (Flower polls every 3 s).
+    /// The longest wait between pulls while no message comes, in seconds (Flower polls every 3 s). After a message
+    /// the node polls again at once, then after 0.05 s, doubling the wait up to this: the next round's message
+    /// usually follows a reply closely, and an idle node still costs the SuperLink one request per `pollSeconds`.
     public var pollSeconds: Double
     /// The longest wait between reconnection attempts, in seconds (Flower's cap: 20).
     public var maximumBackoffSeconds: Double
 
     public init(
-        superLinkURL: String, nodeConfig: UserConfig = [:], heartbeatInterval: Double = 30, pollSeconds: Double = 0.2,
+        superLinkURL: String, nodeConfig: UserConfig = [:], heartbeatInterval: Double = 30, pollSeconds: Double = 1,
         maximumBackoffSeconds: Double = 20
     ) {
         self.superLinkURL = superLinkURL
@@ -49,6 +51,11 @@ public struct SuperNode: Sendable {
         self.logger = logger
     }
 
+    /// The first wait between pulls after a message.
+    static let shortestPollSeconds = 0.05
+    /// Objects fetched or sent at once for one message.
+    static let objectsInFlight = 4
+
     /// Runs until the task is cancelled (SIGTERM in the daemon), then deactivates the node.
     public func run() async throws {
         var node = try await connect()
@@ -57,10 +64,14 @@ public struct SuperNode: Sendable {
         try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask { try await heartbeat(current) }
             var backoff = 0.5
+            var wait = Self.shortestPollSeconds
             while !Task.isCancelled {
                 do {
-                    if try await pullAndHandle(node, states: states) == false {
-                        try await Task.sleep(for: .seconds(configuration.pollSeconds))
+                    if try await pullAndHandle(node, states: states) {
+                        wait = Self.shortestPollSeconds
+                    } else {
+                        try await Task.sleep(for: .seconds(min(wait, configuration.pollSeconds)))
+                        wait *= 2
                     }
                     backoff = 0.5
                 } catch let error as FleetClientError where error.isTransient || error.status == 401 || error.status == 412 {
@@ -133,10 +144,7 @@ public struct SuperNode: Sendable {
         guard let header = pulled.messagesList.first, let treeProto = pulled.messageObjectTrees.first else { return false }
         let tree = try ObjectTree(proto: treeProto)
         let runID = header.metadata.runID
-        var objects = [ObjectID: FlowerObject]()
-        for id in tree.postOrder {
-            objects[id] = try await pullObject(id, node: nodeMessage, runID: runID)
-        }
+        let objects = try await pullObjects(tree.postOrder, node: nodeMessage, runID: runID)
         let instruction = try MessageCodec.decode(root: tree.id) { objects[$0] }
         _ = try await client.call("confirm-message-received", Flwr_Proto_ConfirmMessageReceivedRequest.with {
             $0.node = nodeMessage
@@ -147,6 +155,7 @@ public struct SuperNode: Sendable {
         let started = Date()
         var context = Context(
             runID: instruction.metadata.runID, nodeID: node, nodeConfig: configuration.nodeConfig,
+            runConfig: try await runConfig(runID, node: nodeMessage, states: states),
             state: await states.state(for: instruction.metadata.runID)
         )
         var reply = await clientApp.handle(instruction, context: &context)
@@ -169,6 +178,36 @@ public struct SuperNode: Sendable {
                 try await Task.sleep(for: .seconds(backoff))
                 backoff *= 2
             }
+        }
+    }
+
+    /// The run's configuration, fetched once per run with `get-run`.
+    private func runConfig(_ runID: UInt64, node: Flwr_Proto_Node, states: NodeStates) async throws -> UserConfig {
+        if let known = await states.config(for: RunID(runID)) { return known }
+        let response = try await client.call("get-run", Flwr_Proto_GetRunRequest.with {
+            $0.node = node
+            $0.runID = runID
+        }, as: Flwr_Proto_GetRunResponse.self)
+        let config = UserConfigProto.decode(response.run.overrideConfig)
+        await states.setConfig(config, for: RunID(runID))
+        return config
+    }
+
+    /// Fetches `ids`, `objectsInFlight` at a time.
+    private func pullObjects(_ ids: [ObjectID], node: Flwr_Proto_Node, runID: UInt64) async throws -> [ObjectID: FlowerObject] {
+        try await withThrowingTaskGroup(of: FlowerObject.self) { group in
+            var objects = [ObjectID: FlowerObject]()
+            var inFlight = 0
+            for id in ids {
+                if inFlight == Self.objectsInFlight, let object = try await group.next() {
+                    objects[object.id] = object
+                    inFlight -= 1
+                }
+                group.addTask { try await pullObject(id, node: node, runID: runID) }
+                inFlight += 1
+            }
+            for try await object in group { objects[object.id] = object }
+            return objects
         }
     }
 
@@ -203,14 +242,26 @@ public struct SuperNode: Sendable {
             $0.clientappRuntimeList = [runtime]
         }, as: Flwr_Proto_PushMessagesResponse.self)
         let wanted = Set(response.objectsToPush)
-        for object in encoded.objects where wanted.contains(object.id.rawValue) {
-            _ = try await client.call("push-object", Flwr_Proto_PushObjectRequest.with {
-                $0.node = node
-                $0.runID = reply.metadata.runID.rawValue
-                $0.objectID = object.id.rawValue
-                $0.objectContent = Data(object.bytes)
-                $0.sessionID = response.sessionID
-            }, as: Flwr_Proto_PushObjectResponse.self)
+        let runID = reply.metadata.runID.rawValue
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            var inFlight = 0
+            for object in encoded.objects where wanted.contains(object.id.rawValue) {
+                if inFlight == Self.objectsInFlight {
+                    try await group.next()
+                    inFlight -= 1
+                }
+                group.addTask {
+                    _ = try await client.call("push-object", Flwr_Proto_PushObjectRequest.with {
+                        $0.node = node
+                        $0.runID = runID
+                        $0.objectID = object.id.rawValue
+                        $0.objectContent = Data(object.bytes)
+                        $0.sessionID = response.sessionID
+                    }, as: Flwr_Proto_PushObjectResponse.self)
+                }
+                inFlight += 1
+            }
+            try await group.waitForAll()
         }
     }
 }
@@ -222,9 +273,13 @@ actor CurrentNode {
     func set(_ id: NodeID) { self.id = id }
 }
 
-/// The `Context.state` the ClientApp keeps per run on this node.
+/// What this node keeps per run: the `Context.state` its ClientApp carries between messages and the run's
+/// configuration.
 actor NodeStates {
     private var states: [RunID: RecordDict] = [:]
+    private var configs: [RunID: UserConfig] = [:]
     func state(for run: RunID) -> RecordDict { states[run] ?? RecordDict() }
     func set(_ state: RecordDict, for run: RunID) { states[run] = state }
+    func config(for run: RunID) -> UserConfig? { configs[run] }
+    func setConfig(_ config: UserConfig, for run: RunID) { configs[run] = config }
 }

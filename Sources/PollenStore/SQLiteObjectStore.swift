@@ -58,9 +58,10 @@ public struct SQLiteObjectStore: ObjectStore {
         guard let stored else { return .unknown }
         guard let content = stored else { return .pending }
         do {
-            return .available(try FlowerObject(validating: [UInt8](content), expectedID: id))
+            // Hashed when it was put; whoever receives it hashes it again.
+            return .available(try FlowerObject(stored: [UInt8](content), id: id))
         } catch {
-            throw StoreError(code: .corrupt, message: "stored object \(id) no longer matches its id: \(error)")
+            throw StoreError(code: .corrupt, message: "stored object \(id) is damaged: \(error)")
         }
     }
 

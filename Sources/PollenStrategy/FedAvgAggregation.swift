@@ -123,9 +123,14 @@ public struct WeightedArrayAverage: ReplyAggregation {
         // Dividing (rather than multiplying by the reciprocal) keeps the average of identical updates exact.
         let total = Float(totalWeight)
         return ArrayRecord(slots.map { slot in
-            let values = sums[slot.offset..<(slot.offset + slot.count)].map { $0 / total }
-            // The slot's shape holds exactly `count` elements, so this cannot throw.
-            return (slot.name, try! Tensor(values, shape: slot.shape))
+            // The slot's shape holds exactly `count` float32 elements, so this cannot throw.
+            let tensor = try! Tensor(dtype: .float32, shape: slot.shape) { destination in
+                let average = destination.bindMemory(to: Float.self)
+                sums.withUnsafeBufferPointer { sums in
+                    for index in 0..<slot.count { average[index] = sums[slot.offset + index] / total }
+                }
+            }
+            return (slot.name, tensor)
         })
     }
 }

@@ -95,3 +95,21 @@ extension PythonJSON {
         arrayBody(dtype: "float32", shape: [4], stype: "numpy.ndarray", chunkIndices: indices)
     }
 }
+
+@Suite struct BatchEncodingTests {
+    /// A strategy sends every node the same model: encoding the messages together builds the content once, and
+    /// every message still gets the objects and ids it gets alone.
+    @Test func sharedContentIsEncodedOnceWithTheSameIDs() throws {
+        let model = try Tensor((0..<(3 << 20)).map { Float($0) }, shape: [3 << 20]) // 12 MiB: three chunks
+        var content = RecordDict()
+        content[arrays: "arrays"] = ["w": model]
+        let messages = [NodeID(1), NodeID(2)].map { Message(content: content, destination: $0, type: .train) }
+        let together = try MessageCodec.encode(messages, chunkBytes: 5 << 20)
+        let alone = try messages.map { try MessageCodec.encode($0, chunkBytes: 5 << 20) }
+        #expect(together.map(\.tree) == alone.map(\.tree))
+        #expect(Set(together[0].objects.map(\.id)) == Set(alone[0].objects.map(\.id)))
+        #expect(together[1].objects.map(\.type) == [.message])
+        let objects = Dictionary((together[0].objects + together[1].objects).map { ($0.id, $0) }) { first, _ in first }
+        #expect(try MessageCodec.decode(root: together[1].root) { objects[$0] }.content == content)
+    }
+}

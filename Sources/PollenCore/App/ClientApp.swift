@@ -28,6 +28,9 @@ public struct ClientApp: Sendable {
     /// The message types this app handles.
     public var messageTypes: Set<MessageType> { Set(handlers.keys) }
 
+    /// The handler for messages of `type`, if any; lets one app route messages to others.
+    public func handler(for type: MessageType) -> Handler? { handlers[type] }
+
     /// Runs the handler for `message` and returns the reply: its content, or a `MessageError` if there is no
     /// handler for the message's type, the message carries no content, or the handler threw.
     public func handle(_ message: Message, context: inout Context) async -> Message {

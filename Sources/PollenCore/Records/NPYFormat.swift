@@ -7,11 +7,26 @@ import Foundation
 public enum NPYFormat {
     private static let magic: [UInt8] = [0x93] + Array("NUMPY".utf8)
 
-    /// Parses `.npy` bytes; `fileName` names the source in errors.
-    public static func decode(_ bytes: [UInt8], fileName: String) throws -> Tensor {
+    /// What an `.npy` header says: the data's type and shape, and where the data starts.
+    public struct Header: Sendable, Equatable {
+        public var dtype: DType
+        public var shape: [Int]
+        /// The offset of the first data byte.
+        public var dataOffset: Int
+        /// The data's length in bytes.
+        public var dataByteCount: Int
+    }
+
+    /// The longest header read: NumPy writes at most 64 KiB in version 1 and rejects longer ones on reading.
+    public static let maximumHeaderBytes = 65_536 + 12
+
+    /// Parses the header at the start of `.npy` bytes (`bytes` may stop after the header); `fileName` names the
+    /// source in errors.
+    public static func header(_ bytes: some RandomAccessCollection<UInt8>, fileName: String) throws -> Header {
         func fail(_ problem: String) -> CoreError {
             CoreError(code: .invalidTensor, message: "'\(fileName)' is not a readable .npy file: \(problem)")
         }
+        let bytes = Array(bytes.prefix(maximumHeaderBytes))
         guard bytes.count >= 10, Array(bytes[0..<6]) == magic else { throw fail("it does not start with the NPY magic string") }
         let major = bytes[6]
         let headerLength: Int
@@ -46,12 +61,24 @@ public enum NPYFormat {
                 return extent
             }
         let dtype = try dtype(forDescr: descr, fail: fail)
-        let body = bytes[(headerStart + headerLength)...]
-        let expected = try Tensor.byteCount(dtype: dtype, shape: shape)
-        guard body.count == expected else {
-            throw fail("shape \(shape) of \(dtype) needs \(expected) bytes of data, the file has \(body.count)")
+        return Header(
+            dtype: dtype, shape: shape, dataOffset: headerStart + headerLength,
+            dataByteCount: try Tensor.byteCount(dtype: dtype, shape: shape)
+        )
+    }
+
+    /// Parses `.npy` bytes; `fileName` names the source in errors.
+    public static func decode(_ bytes: [UInt8], fileName: String) throws -> Tensor {
+        let header = try header(bytes, fileName: fileName)
+        let body = bytes[header.dataOffset...]
+        guard body.count == header.dataByteCount else {
+            throw CoreError(
+                code: .invalidTensor,
+                message: "'\(fileName)' is not a readable .npy file: shape \(header.shape) of \(header.dtype) needs "
+                    + "\(header.dataByteCount) bytes of data, the file has \(body.count)"
+            )
         }
-        return try body.withUnsafeBytes { try Tensor(dtype: dtype, shape: shape, bytes: $0) }
+        return try body.withUnsafeBytes { try Tensor(dtype: header.dtype, shape: header.shape, bytes: $0) }
     }
 
     /// Reads the `.npy` file at `path`.
@@ -64,15 +91,19 @@ public enum NPYFormat {
 
     /// Encodes `tensor` as version 1.0 `.npy` bytes (header padded to 64 bytes, as NumPy writes it).
     public static func encode(_ tensor: Tensor) -> [UInt8] {
+        var bytes = header(for: tensor)
+        tensor.withUnsafeBytes { bytes.append(contentsOf: $0) }
+        return bytes
+    }
+
+    /// The version 1.0 `.npy` header that precedes `tensor`'s bytes in `encode(_:)`.
+    public static func header(for tensor: Tensor) -> [UInt8] {
         let shape = tensor.shape.count == 1 ? "(\(tensor.shape[0]),)" : "(\(tensor.shape.map(String.init).joined(separator: ", ")))"
         var header = "{'descr': '\(descr(for: tensor.dtype))', 'fortran_order': False, 'shape': \(shape), }"
         let unpadded = magic.count + 4 + header.utf8.count + 1
         header += String(repeating: " ", count: (64 - unpadded % 64) % 64) + "\n"
         let length = header.utf8.count
-        var bytes = magic + [1, 0, UInt8(length & 0xFF), UInt8(length >> 8)]
-        bytes += Array(header.utf8)
-        tensor.withUnsafeBytes { bytes.append(contentsOf: $0) }
-        return bytes
+        return magic + [1, 0, UInt8(length & 0xFF), UInt8(length >> 8)] + Array(header.utf8)
     }
 
     /// Writes `tensor` to `path` as a `.npy` file.

@@ -1,3 +1,5 @@
+import Foundation
+
 /// A dense, typed, n-dimensional array: Flower's `Array`.
 ///
 /// A tensor is a dtype, a shape and the elements' bytes in row-major (C) order and little-endian byte order, held
@@ -37,6 +39,16 @@ public struct Tensor: Sendable, Equatable, CustomStringConvertible {
         self.dtype = dtype
         self.shape = shape
         storage = TensorStorage(copying: bytes)
+    }
+
+    /// A tensor whose bytes `fill` writes, every one of them, into the new storage (one write, no zeroing first).
+    ///
+    /// - Throws: `CoreError.invalidTensor` when a dimension is negative, or what `fill` throws.
+    public init(dtype: DType, shape: [Int], filling fill: (UnsafeMutableRawBufferPointer) throws -> Void) throws {
+        let byteCount = try Tensor.byteCount(dtype: dtype, shape: shape)
+        self.dtype = dtype
+        self.shape = shape
+        storage = try TensorStorage(byteCount: byteCount, fill: fill)
     }
 
     /// A tensor holding a copy of `bytes`.
@@ -97,7 +109,7 @@ public struct Tensor: Sendable, Equatable, CustomStringConvertible {
     public static func == (lhs: Tensor, rhs: Tensor) -> Bool {
         guard lhs.dtype == rhs.dtype, lhs.shape == rhs.shape else { return false }
         if lhs.storage === rhs.storage { return true }
-        return lhs.storage.buffer.elementsEqual(rhs.storage.buffer)
+        return lhs.byteCount == rhs.byteCount && memcmp(lhs.storage.bytes, rhs.storage.bytes, lhs.byteCount) == 0
     }
 
     public var description: String { "Tensor(\(dtype), shape: \(shape))" }

@@ -17,6 +17,18 @@ final class TensorStorage: @unchecked Sendable {
         bytes.initializeMemory(as: UInt8.self, repeating: 0, count: byteCount)
     }
 
+    /// Allocates `byteCount` bytes and lets `fill` write every one of them.
+    init(byteCount: Int, fill: (UnsafeMutableRawBufferPointer) throws -> Void) rethrows {
+        self.byteCount = byteCount
+        bytes = UnsafeMutableRawPointer.allocate(byteCount: max(byteCount, 1), alignment: Self.alignment)
+        do {
+            try fill(UnsafeMutableRawBufferPointer(start: bytes, count: byteCount))
+        } catch {
+            bytes.deallocate()
+            throw error
+        }
+    }
+
     /// Allocates a copy of `source`.
     init(copying source: UnsafeRawBufferPointer) {
         byteCount = source.count

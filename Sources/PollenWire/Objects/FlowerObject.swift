@@ -34,15 +34,25 @@ public struct FlowerObject: Sendable, Equatable {
 
     /// Builds an object from its parts and computes its id.
     public init(type: ObjectType, children: [ObjectID], body: some Collection<UInt8>) {
+        self.init(type: type, children: children, bodyCount: body.count) { destination in
+            _ = UnsafeMutableBufferPointer(start: destination.baseAddress, count: body.count).initialize(from: body)
+        }
+    }
+
+    /// Builds an object whose body `writeBody` writes, all `bodyCount` bytes of it, straight into the object's
+    /// bytes (no intermediate copy of a large body), and computes its id.
+    public init(type: ObjectType, children: [ObjectID], bodyCount: Int, writeBody: (UnsafeMutableBufferPointer<UInt8>) -> Void) {
         var unique = [ObjectID]()
         var seen = Set<ObjectID>()
         for child in children where seen.insert(child).inserted { unique.append(child) }
-        let head = "\(type.rawValue) \(unique.map(\.rawValue).joined(separator: ",")) \(body.count)"
-        var bytes = Array(head.utf8)
-        bytes.reserveCapacity(bytes.count + 1 + body.count)
-        bytes.append(0)
-        bodyStart = bytes.count
-        bytes.append(contentsOf: body)
+        let head = Array("\(type.rawValue) \(unique.map(\.rawValue).joined(separator: ",")) \(bodyCount)".utf8)
+        let bytes = [UInt8](unsafeUninitializedCapacity: head.count + 1 + bodyCount) { buffer, initialized in
+            _ = buffer.initialize(from: head)
+            buffer[head.count] = 0
+            writeBody(UnsafeMutableBufferPointer(rebasing: buffer[(head.count + 1)...]))
+            initialized = buffer.count
+        }
+        bodyStart = head.count + 1
         self.bytes = bytes
         self.type = type
         self.children = unique
@@ -54,12 +64,20 @@ public struct FlowerObject: Sendable, Equatable {
     /// - Parameter expectedID: the id the sender gave the object; the bytes must hash to it.
     /// - Throws: `WireError.invalidObject` saying what is wrong.
     public init(validating bytes: [UInt8], expectedID: ObjectID? = nil) throws {
-        func fail(_ problem: String) -> WireError {
-            WireError(code: .invalidObject, message: "object \(expectedID?.rawValue ?? "") is invalid: \(problem)")
-        }
         let id = FlowerObject.hash(bytes)
         if let expectedID, expectedID != id {
-            throw fail("its bytes hash to \(id.rawValue)")
+            throw WireError(code: .invalidObject, message: "object \(expectedID.rawValue) is invalid: its bytes hash to \(id.rawValue)")
+        }
+        try self.init(stored: bytes, id: id)
+    }
+
+    /// Parses bytes that were checked against `id` when they were received (an object store's own), without
+    /// hashing them again; the recipient of an object checks its hash anyway.
+    ///
+    /// - Throws: `WireError.invalidObject` when the head is malformed.
+    public init(stored bytes: [UInt8], id: ObjectID) throws {
+        func fail(_ problem: String) -> WireError {
+            WireError(code: .invalidObject, message: "object \(id.rawValue) is invalid: \(problem)")
         }
         // A head lists child ids (65 bytes each); 1 MiB allows 16,000 children, far beyond any model's layers.
         guard let zero = bytes.prefix(1 << 20).firstIndex(of: 0) else { throw fail("no head ends in a zero byte") }

@@ -27,24 +27,40 @@ public enum MessageCodec {
 
     /// Encodes `message`; its `metadata.messageID` is ignored and set to the root's id in the result.
     public static func encode(_ message: PollenCore.Message, chunkBytes: Int = defaultChunkBytes) throws -> EncodedMessage {
+        try encode([message], chunkBytes: chunkBytes)[0]
+    }
+
+    /// Encodes `messages` together: a content equal to an earlier message's (a strategy sends every node the same
+    /// model) is encoded and hashed once, and each result lists only the objects no earlier result listed.
+    public static func encode(_ messages: [PollenCore.Message], chunkBytes: Int = defaultChunkBytes) throws -> [EncodedMessage] {
         precondition(chunkBytes > 0, "chunkBytes must be positive")
         var builder = Builder(chunkBytes: chunkBytes)
-        var children = [ObjectTree]()
-        var metadata = message.metadata.proto
-        metadata.messageID = ""
-        var body = Flwr_Proto_Message()
-        body.metadata = metadata
-        switch message.body {
-        case .content(let content):
-            children.append(builder.add(content))
-        case .error(let error):
-            body.error = error.proto
+        var contents = [(content: RecordDict, tree: ObjectTree)]()
+        return try messages.map { message in
+            let firstObject = builder.objects.count
+            var children = [ObjectTree]()
+            var metadata = message.metadata.proto
+            metadata.messageID = ""
+            var body = Flwr_Proto_Message()
+            body.metadata = metadata
+            switch message.body {
+            case .content(let content):
+                if let known = contents.first(where: { $0.content == content }) {
+                    children.append(known.tree)
+                } else {
+                    let tree = builder.add(content)
+                    contents.append((content, tree))
+                    children.append(tree)
+                }
+            case .error(let error):
+                body.error = error.proto
+            }
+            let object = FlowerObject(type: .message, children: children.map(\.id), body: try body.serializedBytes() as [UInt8])
+            let tree = builder.append(object, children: children)
+            var stamped = message
+            stamped.metadata.messageID = MessageID(tree.id.rawValue)
+            return EncodedMessage(message: stamped, objects: Array(builder.objects[firstObject...]), tree: tree)
         }
-        let object = FlowerObject(type: .message, children: children.map(\.id), body: try body.serializedBytes() as [UInt8])
-        let tree = builder.append(object, children: children)
-        var stamped = message
-        stamped.metadata.messageID = MessageID(tree.id.rawValue)
-        return EncodedMessage(message: stamped, objects: builder.objects, tree: tree)
     }
 
     /// Decodes the message rooted at `root`, reading objects from `object`.
@@ -127,13 +143,31 @@ public enum MessageCodec {
         }
 
         mutating func add(_ tensor: Tensor) -> ObjectTree {
-            let data = NPYFormat.encode(tensor)
+            // The `.npy` bytes (header, then the tensor's bytes) are cut into chunks without being assembled first:
+            // each chunk copies its range straight from the header and the tensor.
+            let header = NPYFormat.header(for: tensor)
+            let total = header.count + tensor.byteCount
             var chunkTrees = [ObjectTree]()
             var uniqueIDs = [ObjectID]()
             var indices = [Int]()
             var start = 0
-            while start < data.count {
-                let chunk = FlowerObject(type: .arrayChunk, children: [], body: data[start..<min(start + chunkBytes, data.count)])
+            while start < total {
+                let end = min(start + chunkBytes, total)
+                let chunk = tensor.withUnsafeBytes { data in
+                    FlowerObject(type: .arrayChunk, children: [], bodyCount: end - start) { body in
+                        var written = 0
+                        if start < header.count {
+                            let fromHeader = header[start..<min(end, header.count)]
+                            _ = UnsafeMutableBufferPointer(rebasing: body[0...]).initialize(from: fromHeader)
+                            written = fromHeader.count
+                        }
+                        let dataStart = max(start - header.count, 0)
+                        let dataEnd = end - header.count
+                        if dataEnd > dataStart {
+                            UnsafeMutableRawBufferPointer(UnsafeMutableBufferPointer(rebasing: body[written...])).copyMemory(from: UnsafeRawBufferPointer(rebasing: data[dataStart..<dataEnd]))
+                        }
+                    }
+                }
                 let tree = append(chunk, children: [])
                 if let index = uniqueIDs.firstIndex(of: tree.id) {
                     indices.append(index)
@@ -142,7 +176,7 @@ public enum MessageCodec {
                     uniqueIDs.append(tree.id)
                     chunkTrees.append(tree)
                 }
-                start += chunkBytes
+                start = end
             }
             let body = PythonJSON.arrayBody(dtype: tensor.dtype.name, shape: tensor.shape, stype: Tensor.numpyStype, chunkIndices: indices)
             return append(FlowerObject(type: .array, children: uniqueIDs, body: body), children: chunkTrees)
@@ -214,28 +248,55 @@ public enum MessageCodec {
                 }
                 return extent
             }
-            let limit = try Tensor.byteCount(dtype: known, shape: shapeSizes) + 65_536
-            var data = [UInt8]()
+            guard stype == Tensor.numpyStype else {
+                throw WireError(code: .invalidMessage, message: "array \(id) has stype '\(stype)'; Pollen reads '\(Tensor.numpyStype)'")
+            }
+            // The data cannot exceed the array's bytes plus an .npy header, however the chunk list repeats itself:
+            // stop a hostile list before it allocates.
+            let limit = try Tensor.byteCount(dtype: known, shape: shapeSizes) + NPYFormat.maximumHeaderBytes
+            var chunks = [ArraySlice<UInt8>]()
+            var total = 0
             for value in indexValues {
                 guard case .number(let number) = value, let index = Int(exactly: number), object.children.indices.contains(index) else {
                     throw WireError(code: .invalidObject, message: "array \(id) lists chunk \(value), which it does not have")
                 }
-                data += try self.object(object.children[index], as: .arrayChunk).body
-                guard data.count <= limit else {
+                let chunk = try self.object(object.children[index], as: .arrayChunk).body
+                chunks.append(chunk)
+                total += chunk.count
+                guard total <= limit else {
                     throw WireError(code: .invalidObject, message: "array \(id) lists more chunk data than its shape holds")
                 }
             }
-            var proto = Flwr_Proto_Array()
-            proto.dtype = dtype
-            proto.stype = stype
-            proto.shape = try shapeValues.map { value in
-                guard case .number(let number) = value, let extent = Int32(exactly: number) else {
-                    throw WireError(code: .invalidObject, message: "array \(id) has a shape entry \(value) that is not a size")
-                }
-                return extent
+            // The header may span chunks; the data is then copied once, from the chunks into the tensor.
+            var prefix = [UInt8]()
+            for chunk in chunks where prefix.count < NPYFormat.maximumHeaderBytes {
+                prefix += chunk.prefix(NPYFormat.maximumHeaderBytes - prefix.count)
             }
-            proto.data = Data(data)
-            return try Tensor(proto: proto, key: id.rawValue)
+            let header = try NPYFormat.header(prefix, fileName: "array \(id)")
+            guard header.dtype == known, header.shape == shapeSizes else {
+                throw WireError(
+                    code: .invalidMessage,
+                    message: "array \(id) says \(dtype) \(shapeSizes), but its data holds \(header.dtype) \(header.shape)"
+                )
+            }
+            guard total - header.dataOffset == header.dataByteCount else {
+                throw WireError(
+                    code: .invalidMessage,
+                    message: "array \(id): \(header.dtype) \(header.shape) needs \(header.dataByteCount) bytes, its chunks hold \(total - header.dataOffset)"
+                )
+            }
+            return try Tensor(dtype: header.dtype, shape: header.shape) { destination in
+                var skip = header.dataOffset
+                var written = 0
+                for chunk in chunks {
+                    let part = chunk.dropFirst(skip)
+                    skip = max(skip - chunk.count, 0)
+                    part.withUnsafeBytes { source in
+                        UnsafeMutableRawBufferPointer(rebasing: destination[written..<(written + source.count)]).copyMemory(from: source)
+                    }
+                    written += part.count
+                }
+            }
         }
     }
 }

@@ -1,0 +1,82 @@
+public import PollenCore
+public import PollenStrategy
+
+/// The settings of the model-transfer app, read from the run configuration.
+///
+/// | key | default | meaning |
+/// |---|---|---|
+/// | `num-server-rounds` | 3 | rounds of FedAvg |
+/// | `model-parameters` | 25,000,000 | float32 parameters of the model (100 MB) |
+/// | `min-available-nodes` | 2 | nodes to wait for; every one of them trains each round |
+public struct ModelTransferConfig: Sendable, Hashable {
+    public var rounds: Int
+    public var parameters: Int
+    public var minAvailableNodes: Int
+
+    /// The keys this app reads (besides `app`).
+    public static let keys: Set<String> = ["num-server-rounds", "model-parameters", "min-available-nodes"]
+
+    /// Reads and validates every key; rejects keys this app does not read.
+    ///
+    /// - Throws: `AppConfigError` naming the first invalid or unknown key.
+    public init(runConfig: UserConfig) throws {
+        for key in runConfig.keys where !Self.keys.contains(key) && key != BuiltInApp.configKey {
+            throw AppConfigError(key: key, message: "the model-transfer app does not read it; it reads \(Self.keys.sorted().joined(separator: ", "))")
+        }
+        let read = ConfigReader(runConfig)
+        rounds = try read.int("num-server-rounds", default: 3, in: 1...1_000_000)
+        parameters = try read.int("model-parameters", default: 25_000_000, in: 1...1_000_000_000)
+        minAvailableNodes = try read.int("min-available-nodes", default: 2, in: 1...1_000_000)
+    }
+}
+
+/// A FedAvg run whose only work is moving a large model: the ServerApp sends `model-parameters` float32 zeros
+/// (one array, `w`) to every node, each node adds 0.001 to every parameter (a stand-in for local training, so
+/// that every reply differs from what was sent and must travel back) and FedAvg averages the replies.
+///
+/// This is the deployment benchmark's workload (`bench/transfer/`); the same app written for Flower is in
+/// `bench/transfer/flower/`.
+public enum ModelTransferApp {
+    /// The name of the one array.
+    public static let arrayName = "w"
+    /// What each node adds to every parameter.
+    public static let step: Float = 0.001
+
+    /// Runs every round on `grid`; `onRound` sees each round as it ends.
+    public static func run(
+        config: ModelTransferConfig, grid: any Grid, onRound: @escaping @Sendable (RoundReport) -> Void = { _ in }
+    ) async throws -> StrategyResult {
+        let strategy = try FedAvg(
+            fractionTrain: 1, fractionEvaluate: 0, minTrainNodes: config.minAvailableNodes, minEvaluateNodes: 0,
+            minAvailableNodes: config.minAvailableNodes, acceptedFailureFraction: 0
+        )
+        let initial: ArrayRecord = [arrayName: try Tensor(zeros: .float32, shape: [config.parameters])]
+        return try await strategy.start(grid: grid, initialArrays: initial, options: RunOptions(rounds: config.rounds), onRound: onRound)
+    }
+
+    /// The ClientApp: `train` replies with every array plus `step`, and `num-examples` 1.
+    public static func clientApp() -> ClientApp {
+        var app = ClientApp()
+        app.on(.train) { message, _ in
+            guard let arrays = message.content?[arrays: "arrays"] else {
+                throw AppConfigError(key: "arrays", message: "a train message must carry the model in its 'arrays' record")
+            }
+            var trained = ArrayRecord()
+            for (name, tensor) in arrays {
+                var tensor = tensor
+                guard tensor.dtype == .float32 else {
+                    throw AppConfigError(key: name, message: "the model-transfer app trains float32 arrays, got \(tensor.dtype)")
+                }
+                try tensor.withUnsafeMutableBufferPointer(as: Float.self) { values in
+                    for index in values.indices { values[index] += step }
+                }
+                trained[name] = tensor
+            }
+            var reply = RecordDict()
+            reply[arrays: "arrays"] = trained
+            reply[metrics: "metrics"] = ["num-examples": 1]
+            return reply
+        }
+        return app
+    }
+}
