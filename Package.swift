@@ -147,6 +147,7 @@ let package = Package(
             dependencies: ["PollenCLI", "PollenApps", .product(name: "ArgumentParser", package: "swift-argument-parser")],
             swiftSettings: settings
         ),
+        .testTarget(name: "PollenNodeTests", dependencies: ["PollenNode", "PollenCore"], swiftSettings: settings),
         .testTarget(name: "EndToEndTests", dependencies: [], swiftSettings: settings),
     ]
 )

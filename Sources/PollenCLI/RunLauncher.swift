@@ -84,7 +84,12 @@ struct RunLauncher: Sendable {
         let result = try await log.forwardingRows { rows in
             try await ModelTransferApp.run(config: config, grid: grid) { report in
                 var row = "round \(report.round): \(String(format: "%.3f", report.seconds)) s, \(report.train.tally.succeeded) replies, \(report.train.tally.failed) failed"
-                if let reason = report.train.skippedReason ?? report.train.tally.failureReasons.first { row += " (\(reason))" }
+                let failures = report.train.tally.failureReasons
+                if !failures.isEmpty {
+                    row += " (failures: \(failures.joined(separator: "; ")))"
+                } else if let reason = report.train.skippedReason {
+                    row += " (\(reason))"
+                }
                 rows.append(row)
             }
         }

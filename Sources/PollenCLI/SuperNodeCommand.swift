@@ -27,6 +27,10 @@ public struct SuperNodeCommand: AsyncParsableCommand {
     @Flag(help: "Only print the public key of --key (creating the key if missing), for an operator to register.") var printPublicKey = false
     @Option(help: "The longest wait between pulls while idle, in seconds (after a message the node polls at once, then backs off from 0.05 s to this).")
     var pollInterval = 1.0
+    @Option(help: "Where the ClientApp runs: 'process' (a process of its own per message: a crash, a hang or a memory overrun is one failed reply) or 'none' (inside this daemon).")
+    var isolation = "process"
+    @Option(help: "Seconds the ClientApp may take on one message before it is stopped (with --isolation process).") var clientappTimeout = 3_600.0
+    @Option(help: "The most memory the ClientApp process may use, in MiB (with --isolation process; default: no limit).") var clientappMemoryLimit: Int?
     @Option(help: "The heartbeat interval declared to the SuperLink, 10–1800 s; the node counts as gone after twice that.")
     var heartbeatInterval = 30.0
 
@@ -44,6 +48,22 @@ public struct SuperNodeCommand: AsyncParsableCommand {
         guard (0.05...600).contains(pollInterval) else {
             throw ValidationError("--poll-interval must be between 0.05 and 600 seconds, got \(pollInterval)")
         }
+        let clientApp: any ClientAppRunner
+        switch isolation {
+        case "process":
+            guard clientappTimeout > 0 else { throw ValidationError("--clientapp-timeout must be positive, got \(clientappTimeout)") }
+            if let clientappMemoryLimit, clientappMemoryLimit < 16 {
+                throw ValidationError("--clientapp-memory-limit is in MiB and must be at least 16, got \(clientappMemoryLimit)")
+            }
+            guard let executable = Bundle.main.executablePath else { throw ValidationError("cannot find the pollen executable to start ClientApps with") }
+            clientApp = IsolatedClientApp(
+                executable: executable, arguments: ["clientapp"], timeLimitSeconds: clientappTimeout, memoryLimitMegabytes: clientappMemoryLimit
+            )
+        case "none":
+            clientApp = BuiltInApp.clientApp(data: LocalCSVData.provider)
+        default:
+            throw ValidationError("--isolation must be 'process' or 'none', got '\(isolation)'")
+        }
         if insecure { Daemon.warn("WARNING: --insecure: traffic to the SuperLink is not encrypted") }
         var config = UserConfig()
         for assignment in nodeConfig {
@@ -58,7 +78,7 @@ public struct SuperNodeCommand: AsyncParsableCommand {
             configuration: SuperNodeConfiguration(
                 superLinkURL: "\(insecure ? "http" : "https")://\(superlink)", nodeConfig: config, heartbeatInterval: heartbeatInterval, pollSeconds: pollInterval
             ),
-            clientApp: BuiltInApp.clientApp(data: LocalCSVData.provider), key: signingKey, http: http, logger: logger
+            clientApp: clientApp, key: signingKey, http: http, logger: logger
         )
         try await Daemon.runUntilSignalled { try await node.run() }
         try await http.shutdown()

@@ -40,11 +40,12 @@ public struct SuperNodeConfiguration: Sendable {
 /// and the node activates itself again. A message is handed out once by the SuperLink and run once here.
 public struct SuperNode: Sendable {
     public let configuration: SuperNodeConfiguration
-    public let clientApp: ClientApp
+    /// Runs the ClientApp on each message: in this process, or isolated in one of its own.
+    public let clientApp: any ClientAppRunner
     let client: FleetClient
     let logger: Logger
 
-    public init(configuration: SuperNodeConfiguration, clientApp: ClientApp, key: P384.Signing.PrivateKey, http: HTTPClient, logger: Logger) {
+    public init(configuration: SuperNodeConfiguration, clientApp: any ClientAppRunner, key: P384.Signing.PrivateKey, http: HTTPClient, logger: Logger) {
         self.configuration = configuration
         self.clientApp = clientApp
         client = FleetClient(baseURL: configuration.superLinkURL, key: key, http: http)

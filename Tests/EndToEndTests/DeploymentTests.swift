@@ -32,19 +32,21 @@ struct Federation {
     var address: String { "127.0.0.1:\(port)" }
 
     /// Starts a SuperNode on `csv` and waits until it has connected.
-    mutating func addNode(csv: String, heartbeatInterval: Int = 30, key: String? = nil, waitForConnection: Bool = true) throws {
+    mutating func addNode(
+        csv: String, heartbeatInterval: Int = 30, key: String? = nil, options: [String] = [], waitForConnection: Bool = true
+    ) throws {
         let node = try RunningProcess([
             "supernode", "--superlink", address] + connection + (key.map { ["--key", $0] } ?? []) + [ "--heartbeat-interval", String(heartbeatInterval),
             "--node-config", "data-path=\(directory.appendingPathComponent(csv).path)", "--node-config", "label=diagnosis",
-        ], in: directory)
+        ] + options, in: directory)
         if waitForConnection { try node.waitFor("connected to the SuperLink") }
         nodes.append(node)
     }
 
     /// Runs `pollen run --stream` with the given settings and returns the process (still running or finished).
-    func submit(_ settings: [String], stream: Bool = true) throws -> RunningProcess {
+    func submit(_ settings: [String], app: String = "tabular", stream: Bool = true) throws -> RunningProcess {
         try RunningProcess(
-            ["run", "--superlink", address] + connection + settings.flatMap { ["--run-config", $0] } + (stream ? ["--stream"] : []),
+            ["run", "--superlink", address, "--app", app] + connection + settings.flatMap { ["--run-config", $0] } + (stream ? ["--stream"] : []),
             in: directory
         )
     }
@@ -141,6 +143,25 @@ func finalAccuracy(_ output: String) -> Double? {
         let brokenLog = federation.nodes[2].printed
         #expect(brokenLog.components(separatedBy: "failed=true").count - 1 >= 2, "\(brokenLog)")
         #expect(federation.nodes[2].isRunning)
+    }
+
+    /// Each ClientApp runs in a process of its own: one that runs out of memory or past its time limit is a
+    /// failure reply saying so, and its SuperNode serves the next run.
+    @Test func aClientAppOverItsMemoryOrTimeLimitIsAFailedReplyAndItsNodeKeepsServing() throws {
+        var federation = try Federation.start()
+        defer { federation.stop() }
+        try federation.addNode(csv: "site0.csv", options: ["--clientapp-memory-limit", "64"])
+        try federation.addNode(csv: "site1.csv", options: ["--clientapp-timeout", "0.2"])
+        // 16 million parameters: 64 MB of model, more than the first node's ClientApp may hold, and more than a
+        // debug build adds to in 0.2 s.
+        let tooBig = try federation.submit(["model-parameters=16000000", "num-server-rounds=1"], app: "model-transfer")
+        #expect(try tooBig.waitForExit() != 0, "\(tooBig.printed)")
+        #expect(tooBig.printed.contains("memory limit is 64 MiB"), "\(tooBig.printed)")
+        #expect(tooBig.printed.contains("longer than its time limit of 0.2 s"), "\(tooBig.printed)")
+        let small = try federation.submit(["model-parameters=1000", "num-server-rounds=2"], app: "model-transfer")
+        #expect(try small.waitForExit() == 0, "\(small.printed)")
+        #expect(small.printed.contains("round 2:"), "\(small.printed)")
+        #expect(federation.nodes.allSatisfy { $0.isRunning })
     }
 
     @Test func aSuperLinkKilledMidRunFailsThatRunWithAReasonAndLosesNothingElse() throws {

@@ -5,11 +5,13 @@
 #
 #   bench/transfer/pollen.sh                       # 25,000,000 parameters (100 MB), 3 rounds
 #   PARAMS=1000000 ROUNDS=2 bench/transfer/pollen.sh
+#   ISOLATION=none bench/transfer/pollen.sh        # ClientApps inside the SuperNodes (default: a process each)
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(dirname "$(dirname "$here")")
 params=${PARAMS:-25000000}
 rounds=${ROUNDS:-3}
+isolation=${ISOLATION:-process}
 pollen=${POLLEN:-$root/.build/release/pollen}
 work=$(mktemp -d)
 echo "pollen: logs in $work" >&2
@@ -23,7 +25,7 @@ pids=($link)
 trap 'kill "${pids[@]}" 2>/dev/null || true' EXIT
 wait_port "$port"
 for n in 1 2; do
-    "$pollen" supernode --insecure --superlink "127.0.0.1:$port" >"$work/supernode-$n.log" 2>&1 &
+    "$pollen" supernode --insecure --superlink "127.0.0.1:$port" --isolation "$isolation" >"$work/supernode-$n.log" 2>&1 &
     pids+=($!)
 done
 
@@ -41,13 +43,13 @@ wait $run || { echo "the run failed; see $work" >&2; cat "$work/run.log" >&2; ex
 end=$(date +%s.%N)
 sample
 
-python3 - "$work/run.log" "$params" "$start" "$end" "${peaks[$link]}" "${peaks[${pids[1]}]}" "${peaks[${pids[2]}]}" <<'PY'
+python3 - "$work/run.log" "$isolation" "$params" "$start" "$end" "${peaks[$link]}" "${peaks[${pids[1]}]}" "${peaks[${pids[2]}]}" <<'PY'
 import json, re, sys
-log, params, start, end, link, *nodes = sys.argv[1:]
+log, isolation, params, start, end, link, *nodes = sys.argv[1:]
 rounds = [float(m) for m in re.findall(r"^round \d+: ([0-9.]+) s", open(log).read(), re.M)]
 mb = lambda kb: round(int(kb) / 1024, 1)
 print(json.dumps({
-    "side": "pollen", "params": int(params), "rounds": rounds, "median_round_s": sorted(rounds)[len(rounds) // 2],
+    "side": "pollen", "isolation": isolation, "params": int(params), "rounds": rounds, "median_round_s": sorted(rounds)[len(rounds) // 2],
     "superlink_peak_mb": mb(link), "supernode_peak_mb": [mb(n) for n in nodes], "wall_s": round(float(end) - float(start), 2),
 }))
 PY

@@ -1,0 +1,57 @@
+import Foundation
+import PollenCore
+import PollenNode
+import Testing
+
+/// The isolation boundary itself, with stand-in child programs that crash, hang or fail: each is one failure
+/// reply naming what happened, and the caller carries on.
+@Suite struct IsolatedClientAppTests {
+    static let instruction = Message(content: ["config": .config(["k": 1])], destination: NodeID(3), type: .train)
+
+    func reply(from script: String, timeLimit: Double = 30) async -> Message {
+        // `sh -c SCRIPT sh --input IN --output OUT`: the script sees the exchange files as $2 and $4.
+        let app = IsolatedClientApp(executable: "/bin/sh", arguments: ["-c", script, "sh"], timeLimitSeconds: timeLimit)
+        var context = Context(runID: RunID(1), nodeID: NodeID(3))
+        return await app.handle(Self.instruction, context: &context)
+    }
+
+    @Test func aChildKilledByASignalIsAFailedReply() async {
+        let reply = await reply(from: "echo about to fail >&2; kill -SEGV $$")
+        #expect(reply.error?.code == .clientAppRaisedException)
+        #expect(reply.error?.reason.contains("crashed with signal 11") == true, "\(reply.error?.reason ?? "")")
+        #expect(reply.error?.reason.contains("about to fail") == true)
+    }
+
+    @Test func aChildPastItsTimeLimitIsStopped() async {
+        let started = Date()
+        let reply = await reply(from: "sleep 30; echo never", timeLimit: 0.3)
+        #expect(reply.error?.reason.contains("time limit of 0.3 s") == true, "\(reply.error?.reason ?? "")")
+        #expect(Date().timeIntervalSince(started) < 10)
+    }
+
+    @Test func aChildThatExitsWithoutAReplyIsAFailedReply() async {
+        let failed = await reply(from: "exit 3")
+        #expect(failed.error?.reason.contains("exited with status 3") == true, "\(failed.error?.reason ?? "")")
+        let silent = await reply(from: "exit 0")
+        #expect(silent.error?.reason.contains("exchange file") == true, "\(silent.error?.reason ?? "")")
+    }
+
+    @Test func aMissingProgramIsAFailedReply() async {
+        let app = IsolatedClientApp(executable: "/nonexistent/pollen", arguments: ["clientapp"], timeLimitSeconds: 5)
+        var context = Context(runID: RunID(1), nodeID: NodeID(3))
+        let reply = await app.handle(Self.instruction, context: &context)
+        #expect(reply.error?.reason.contains("cannot start the ClientApp process") == true, "\(reply.error?.reason ?? "")")
+    }
+
+    @Test func theExchangeCarriesTheMessageAndContextBothWays() throws {
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("exchange-\(UUID().uuidString)").path
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        var content = RecordDict()
+        content[arrays: "arrays"] = ["w": try Tensor([Float](repeating: 0.5, count: 10))]
+        let context = Context(runID: RunID(9), nodeID: NodeID(4), nodeConfig: ["data-path": "/data.csv"], runConfig: ["app": "x"], state: content)
+        try ClientAppExchange.write(Message(content: content, destination: NodeID(4), type: .train), context: context, to: path)
+        let (message, read) = try ClientAppExchange.read(from: path)
+        #expect(message.content == content)
+        #expect(read.state == content && read.nodeConfig == context.nodeConfig && read.runConfig == context.runConfig && read.nodeID == NodeID(4))
+    }
+}
