@@ -51,7 +51,9 @@ public struct SuperNodeCommand: AsyncParsableCommand {
         let clientApp: any ClientAppRunner
         switch isolation {
         case "process":
-            guard clientappTimeout > 0 else { throw ValidationError("--clientapp-timeout must be positive, got \(clientappTimeout)") }
+            guard (0.01...604_800).contains(clientappTimeout) else {
+                throw ValidationError("--clientapp-timeout must be between 0.01 and 604800 seconds, got \(clientappTimeout)")
+            }
             if let clientappMemoryLimit, clientappMemoryLimit < 16 {
                 throw ValidationError("--clientapp-memory-limit is in MiB and must be at least 16, got \(clientappMemoryLimit)")
             }

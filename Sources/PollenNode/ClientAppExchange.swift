@@ -31,10 +31,11 @@ public enum ClientAppExchange {
         guard data.count >= 8 else {
             throw WireError(code: .invalidMessage, message: "the ClientApp exchange file '\(path)' is truncated")
         }
-        let length = data.prefix(8).enumerated().reduce(0) { $0 | Int($1.element) << (8 * $1.offset) }
-        guard length <= data.count - 8 else {
+        let declared = data.prefix(8).enumerated().reduce(UInt64(0)) { $0 | UInt64($1.element) << (8 * UInt64($1.offset)) }
+        guard declared <= UInt64(data.count - 8) else {
             throw WireError(code: .invalidMessage, message: "the ClientApp exchange file '\(path)' is truncated")
         }
+        let length = Int(declared)
         let messageProto = try Flwr_Proto_Message(serializedBytes: data[8..<(8 + length)])
         let contextProto = try Flwr_Proto_Context(serializedBytes: data[(8 + length)...])
         let message = PollenCore.Message(

@@ -98,15 +98,30 @@ public struct IsolatedClientApp: ClientAppRunner {
         guard process.terminationStatus == 0 else {
             throw IsolationError("the ClientApp process exited with status \(process.terminationStatus)\(memory)\(printed)")
         }
+        let size = (try? FileManager.default.attributesOfItem(atPath: output)[.size] as? Int) ?? 0
+        guard size <= Self.maximumReplyBytes else {
+            throw IsolationError("the ClientApp process wrote a reply of \(size) bytes, more than the \(Self.maximumReplyBytes) allowed")
+        }
         let (reply, updated) = try ClientAppExchange.read(from: output)
         context.state = updated.state
-        return reply
+        // Only the reply's body comes from the child; what it answers, and for whom, is the instruction's.
+        switch reply.body {
+        case .content(let content): return message.reply(content: content)
+        case .error(let error): return message.reply(error: error)
+        }
     }
 
-    /// The last lines the child printed, for a failure reason.
+    /// The largest reply read back from a child: protobuf's own limit.
+    static let maximumReplyBytes = 2 << 30
+
+    /// The last lines the child printed (from its last 4 KiB), for a failure reason.
     private static func lastLines(of path: String) -> String {
-        guard let text = try? String(contentsOfFile: path, encoding: .utf8) else { return "" }
-        let lines = text.split(separator: "\n").suffix(5)
+        guard let handle = FileHandle(forReadingAtPath: path) else { return "" }
+        defer { try? handle.close() }
+        let end = (try? handle.seekToEnd()) ?? 0
+        try? handle.seek(toOffset: end > 4_096 ? end - 4_096 : 0)
+        guard let data = try? handle.readToEnd() else { return "" }
+        let lines = String(decoding: data, as: UTF8.self).split(separator: "\n").suffix(5)
         return lines.isEmpty ? "" : ": " + lines.joined(separator: " | ")
     }
 }
@@ -114,19 +129,30 @@ public struct IsolatedClientApp: ClientAppRunner {
 /// The child's process id while it runs, shared with the watchdog and the cancellation handler, so that neither
 /// signals a process id the system may have given to another process after the child exited.
 final class ChildProcess: Sendable {
-    private let state = Mutex<(pid: pid_t, timedOut: Bool, finished: Bool)>((0, false, false))
+    private let state = Mutex<(pid: pid_t, timedOut: Bool, finished: Bool, cancelled: Bool)>((0, false, false, false))
 
-    func started(_ pid: pid_t) { state.withLock { if !$0.finished { $0.pid = pid } } }
-    func exited() { state.withLock { $0 = (0, $0.timedOut, true) } }
+    func started(_ pid: pid_t) {
+        let cancelled = state.withLock { state in
+            if !state.finished { state.pid = pid }
+            return state.cancelled
+        }
+        // Cancelled before it started: stop it now.
+        if cancelled { kill(timedOut: false) }
+    }
+    func exited() { state.withLock { $0.pid = 0; $0.finished = true } }
     var timedOut: Bool { state.withLock { $0.timedOut } }
 
     /// Kills the child if it still runs, with every process it started (a ClientApp that forked a helper must not
     /// leave it running, nor keep the child's exit from being noticed).
     func kill(timedOut: Bool) {
         state.withLock { state in
+            if !timedOut { state.cancelled = true }
             guard state.pid > 0 else { return }
             state.timedOut = timedOut
-            for pid in [state.pid] + Self.descendants(of: state.pid) { _ = Foundation.kill(pid, SIGKILL) }
+            // Stopped first, so that it cannot start another process between the look for its descendants and
+            // the kill.
+            _ = Foundation.kill(state.pid, SIGSTOP)
+            for pid in Self.descendants(of: state.pid) + [state.pid] { _ = Foundation.kill(pid, SIGKILL) }
         }
     }
 

@@ -147,6 +147,8 @@ public struct SuperNode: Sendable {
         let runID = header.metadata.runID
         let objects = try await pullObjects(tree.postOrder, node: nodeMessage, runID: runID)
         let instruction = try MessageCodec.decode(root: tree.id) { objects[$0] }
+        // Everything the ClientApp needs is fetched before the message is confirmed (and so deleted upstream).
+        let runConfig = try await runConfig(runID, node: nodeMessage, states: states)
         _ = try await client.call("confirm-message-received", Flwr_Proto_ConfirmMessageReceivedRequest.with {
             $0.node = nodeMessage
             $0.runID = runID
@@ -156,7 +158,7 @@ public struct SuperNode: Sendable {
         let started = Date()
         var context = Context(
             runID: instruction.metadata.runID, nodeID: node, nodeConfig: configuration.nodeConfig,
-            runConfig: try await runConfig(runID, node: nodeMessage, states: states),
+            runConfig: runConfig,
             state: await states.state(for: instruction.metadata.runID)
         )
         var reply = await clientApp.handle(instruction, context: &context)

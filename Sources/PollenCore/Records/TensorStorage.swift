@@ -21,12 +21,8 @@ final class TensorStorage: @unchecked Sendable {
     init(byteCount: Int, fill: (UnsafeMutableRawBufferPointer) throws -> Void) rethrows {
         self.byteCount = byteCount
         bytes = UnsafeMutableRawPointer.allocate(byteCount: max(byteCount, 1), alignment: Self.alignment)
-        do {
-            try fill(UnsafeMutableRawBufferPointer(start: bytes, count: byteCount))
-        } catch {
-            bytes.deallocate()
-            throw error
-        }
+        // If `fill` throws, the instance is released and `deinit` frees the bytes.
+        try fill(UnsafeMutableRawBufferPointer(start: bytes, count: byteCount))
     }
 
     /// Allocates a copy of `source`.

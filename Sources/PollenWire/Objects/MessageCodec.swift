@@ -253,7 +253,8 @@ public enum MessageCodec {
             }
             // The data cannot exceed the array's bytes plus an .npy header, however the chunk list repeats itself:
             // stop a hostile list before it allocates.
-            let limit = try Tensor.byteCount(dtype: known, shape: shapeSizes) + NPYFormat.maximumHeaderBytes
+            let (limit, overflow) = try Tensor.byteCount(dtype: known, shape: shapeSizes).addingReportingOverflow(NPYFormat.maximumHeaderBytes)
+            guard !overflow else { throw WireError(code: .invalidObject, message: "array \(id) has a shape too large to hold") }
             var chunks = [ArraySlice<UInt8>]()
             var total = 0
             for value in indexValues {
