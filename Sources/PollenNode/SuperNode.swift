@@ -65,14 +65,14 @@ public struct SuperNode: Sendable {
         try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask { try await heartbeat(current) }
             var backoff = 0.5
-            var wait = Self.shortestPollSeconds
+            var wait = min(Self.shortestPollSeconds, configuration.pollSeconds)
             while !Task.isCancelled {
                 do {
                     if try await pullAndHandle(node, states: states) {
-                        wait = Self.shortestPollSeconds
+                        wait = min(Self.shortestPollSeconds, configuration.pollSeconds)
                     } else {
-                        try await Task.sleep(for: .seconds(min(wait, configuration.pollSeconds)))
-                        wait *= 2
+                        try await Task.sleep(for: .seconds(wait))
+                        wait = min(wait * 2, configuration.pollSeconds)
                     }
                     backoff = 0.5
                 } catch let error as FleetClientError where error.isTransient || error.status == 401 || error.status == 412 {
