@@ -1,24 +1,17 @@
-import Dispatch
 import Foundation
+import Logging
+import ServiceLifecycle
+import UnixSignals
 
-/// Runs `body` until it returns or the process receives SIGTERM or SIGINT, which cancel it (graceful shutdown:
-/// the body sees cancellation and finishes its work in flight).
+/// What the daemons share: their lifecycle and how they speak to the person running them.
 enum Daemon {
-    static func runUntilSignalled(_ body: @escaping @Sendable () async throws -> Void) async throws {
-        let task = Task { try await body() }
-        let sources = [SIGTERM, SIGINT].map { number -> any DispatchSourceSignal in
-            signal(number, SIG_IGN)
-            let source = DispatchSource.makeSignalSource(signal: number)
-            source.setEventHandler { task.cancel() }
-            source.resume()
-            return source
-        }
-        defer { sources.forEach { $0.cancel() } }
-        do {
-            try await task.value
-        } catch is CancellationError {
-            // Shutdown requested.
-        }
+    /// Runs `services` in one `ServiceGroup` until they end. SIGTERM or SIGINT starts a graceful shutdown (each
+    /// service stops taking new work and finishes what it has in hand), which becomes cancellation after
+    /// `gracePeriodSeconds`.
+    static func run(_ services: [any Service], gracePeriodSeconds: Double, logger: Logger) async throws {
+        var configuration = ServiceGroupConfiguration(services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
+        configuration.maximumGracefulShutdownDuration = .milliseconds(Int64(gracePeriodSeconds * 1_000))
+        try await ServiceGroup(configuration: configuration).run()
     }
 
     /// Flushes a line to standard output at once, so a parent process reading it sees readiness promptly.

@@ -5,12 +5,13 @@ import PollenCore
 import PollenLink
 import PollenStore
 import PollenStrategy
+import ServiceLifecycle
 
 /// Starts the ServerApp of every run submitted to this SuperLink, beside it, and records how each run ends.
 ///
 /// Runs that were `running` when the SuperLink stopped (killed, or crashed) are marked failed at start, with the
 /// reason, so a researcher never waits on a run nobody drives.
-struct RunLauncher: Sendable {
+struct RunLauncher: Service {
     let handlers: FleetHandlers
     let logger: Logger
     /// Seconds between looks for new runs.
@@ -22,19 +23,26 @@ struct RunLauncher: Sendable {
                 "failed", details: "the SuperLink stopped while this run was running; submit it again"
             ))
         }
-        try await withThrowingTaskGroup(of: Void.self) { group in
-            while !Task.isCancelled {
-                for run in try await handlers.state.runs() where run.status == .pending {
-                    do {
-                        try await handlers.state.setRunStatus(run.id, to: .running)
-                    } catch {
-                        // Stopped between the listing and the start: nothing to run.
-                        continue
+        do {
+            // A graceful shutdown cancels the runs in hand; each ends as failed, saying why.
+            try await cancelWhenGracefulShutdown {
+                try await withThrowingTaskGroup(of: Void.self) { group in
+                    while !Task.isCancelled {
+                        for run in try await handlers.state.runs() where run.status == .pending {
+                            do {
+                                try await handlers.state.setRunStatus(run.id, to: .running)
+                            } catch {
+                                // Stopped between the listing and the start: nothing to run.
+                                continue
+                            }
+                            group.addTask { await execute(run) }
+                        }
+                        try await Task.sleep(for: .seconds(pollSeconds))
                     }
-                    group.addTask { await execute(run) }
                 }
-                try await Task.sleep(for: .seconds(pollSeconds))
             }
+        } catch is CancellationError {
+            // Shut down.
         }
     }
 
@@ -53,12 +61,16 @@ struct RunLauncher: Sendable {
             try await state.setRunStatus(run.id, to: .finished("completed", details: details))
             logger.info("run completed", metadata: ["pollen.run.id": "\(run.id)"])
         } catch {
-            await log.write("run failed: \(error)")
-            try? await state.setRunStatus(run.id, to: .finished("failed", details: "\(error)"))
+            let reason = Task.isCancelled ? "the SuperLink shut down while this run was running; submit it again" : "\(error)"
+            // Recorded even when the shutdown cancelled this task (the database refuses work from cancelled tasks).
+            await Task {
+                await log.write("run failed: \(reason)")
+                try? await state.setRunStatus(run.id, to: .finished("failed", details: reason))
+            }.value
             logger.error("run failed", metadata: ["pollen.run.id": "\(run.id)", "error": "\(error)"])
         }
-        // The run's messages and objects are no longer needed by anyone.
-        try? await handlers.objects.deleteObjects(inRun: run.id)
+        // The run's messages and objects are no longer needed by anyone (also after a shutdown cancelled the run).
+        await Task { [objects = handlers.objects] in try? await objects.deleteObjects(inRun: run.id) }.value
     }
 
     /// The tabular app: the feature survey, then FedAvg with the table `pollen simulate` prints.

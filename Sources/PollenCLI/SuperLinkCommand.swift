@@ -28,6 +28,9 @@ public struct SuperLinkCommand: AsyncParsableCommand {
 
     public init() {}
 
+    /// Seconds the server may take to answer the requests in hand on SIGTERM.
+    static let shutdownGracePeriod = 10.0
+
     public func run() async throws {
         let tls = insecure ? nil : try TLSSettings.server(certificateFile: sslCertfile, keyFile: sslKeyfile)
         if insecure {
@@ -46,13 +49,8 @@ public struct SuperLinkCommand: AsyncParsableCommand {
             Daemon.announce("SuperLink listening on \(scheme)://\(configuration.host):\(port) (database \(configuration.databasePath))")
         }
         let launcher = RunLauncher(handlers: handlers, logger: logger)
-        try await Daemon.runUntilSignalled {
-            try await withThrowingTaskGroup(of: Void.self) { group in
-                group.addTask { try await app.run() }
-                group.addTask { try await launcher.run() }
-                try await group.next()
-                group.cancelAll()
-            }
-        }
+        // On SIGTERM the launcher stops first (its runs end as failed, with the reason), then the server finishes
+        // the requests in hand.
+        try await Daemon.run([app, launcher], gracePeriodSeconds: Self.shutdownGracePeriod, logger: logger)
     }
 }

@@ -33,6 +33,8 @@ public struct SuperNodeCommand: AsyncParsableCommand {
     @Option(help: "The most memory the ClientApp process may use, in MiB (with --isolation process; default: no limit).") var clientappMemoryLimit: Int?
     @Option(help: "The heartbeat interval declared to the SuperLink, 10–1800 s; the node counts as gone after twice that.")
     var heartbeatInterval = 30.0
+    @Option(help: "On SIGTERM or SIGINT the node pulls nothing more and finishes the message in hand for at most this many seconds, then stops its ClientApp.")
+    var shutdownGracePeriod = 60.0
 
     public init() {}
 
@@ -47,6 +49,9 @@ public struct SuperNodeCommand: AsyncParsableCommand {
         }
         guard (0.05...600).contains(pollInterval) else {
             throw ValidationError("--poll-interval must be between 0.05 and 600 seconds, got \(pollInterval)")
+        }
+        guard (0...86_400).contains(shutdownGracePeriod) else {
+            throw ValidationError("--shutdown-grace-period must be between 0 and 86400 seconds, got \(shutdownGracePeriod)")
         }
         let clientApp: any ClientAppRunner
         switch isolation {
@@ -82,7 +87,12 @@ public struct SuperNodeCommand: AsyncParsableCommand {
             ),
             clientApp: clientApp, key: signingKey, http: http, logger: logger
         )
-        try await Daemon.runUntilSignalled { try await node.run() }
+        do {
+            try await Daemon.run([node], gracePeriodSeconds: shutdownGracePeriod, logger: logger)
+        } catch {
+            try? await http.shutdown()
+            throw error
+        }
         try await http.shutdown()
     }
 

@@ -2,6 +2,7 @@ public import AsyncHTTPClient
 public import Crypto
 public import Logging
 public import PollenCore
+public import ServiceLifecycle
 import Foundation
 import PollenWire
 import SwiftProtobuf
@@ -57,49 +58,63 @@ public struct SuperNode: Sendable {
     /// Objects fetched or sent at once for one message.
     static let objectsInFlight = 4
 
-    /// Runs until the task is cancelled (SIGTERM in the daemon), then deactivates the node.
+    /// Runs until a graceful shutdown (SIGTERM in the daemon's `ServiceGroup`) or cancellation. On a graceful
+    /// shutdown it pulls nothing more, finishes the message in hand and pushes its reply, then deactivates the node;
+    /// cancellation (the group's grace period over) also stops the ClientApp in hand.
     public func run() async throws {
-        var node = try await connect()
+        guard var node = try await connect() else { return }
         let states = NodeStates()
         let current = CurrentNode(node)
-        try await withThrowingTaskGroup(of: Void.self) { group in
-            group.addTask { try await heartbeat(current) }
+        await withTaskGroup(of: Void.self) { group in
+            group.addTask { await heartbeat(current) }
             var backoff = 0.5
             var wait = min(Self.shortestPollSeconds, configuration.pollSeconds)
-            while !Task.isCancelled {
+            while !Self.stopping {
                 do {
                     if try await pullAndHandle(node, states: states) {
                         wait = min(Self.shortestPollSeconds, configuration.pollSeconds)
                     } else {
-                        try await Task.sleep(for: .seconds(wait))
+                        guard await pause(wait) else { break }
                         wait = min(wait * 2, configuration.pollSeconds)
                     }
                     backoff = 0.5
                 } catch let error as FleetClientError where error.isTransient || error.status == 401 || error.status == 412 {
                     logger.warning("SuperLink unavailable; reconnecting", metadata: ["error": "\(error)", "retry.seconds": "\(backoff)"])
-                    try await Task.sleep(for: .seconds(backoff))
+                    guard await pause(backoff) else { break }
                     backoff = min(backoff * 2, configuration.maximumBackoffSeconds)
-                    node = (try? await connect()) ?? node
-                    await current.set(node)
+                    if let reconnected = try? await connect() {
+                        node = reconnected
+                        await current.set(node)
+                    }
                 } catch is CancellationError {
                     break
                 } catch {
                     // Anything else concerns one message (its run stopped: 403; a malformed object): drop it, keep serving.
                     logger.error("a message was dropped", metadata: ["error": "\(error)"])
-                    try await Task.sleep(for: .seconds(configuration.pollSeconds))
+                    guard await pause(configuration.pollSeconds) else { break }
                 }
             }
             group.cancelAll()
         }
+        logger.info("stopping: deactivating the node", metadata: ["pollen.node.id": "\(node)"])
         _ = try? await client.call("deactivate-node", Flwr_Proto_DeactivateNodeRequest.with { $0.nodeID = node.rawValue },
                                    as: Flwr_Proto_DeactivateNodeResponse.self)
     }
 
-    /// Registers (once) and activates the node, retrying with backoff until the SuperLink answers.
-    func connect() async throws -> NodeID {
+    /// Whether the node was asked to stop: a graceful shutdown, or cancellation.
+    static var stopping: Bool { Task.isCancelled || Task.isShuttingDownGracefully }
+
+    /// Waits `seconds`, cut short by a request to stop; false when the node should stop.
+    private func pause(_ seconds: Double) async -> Bool {
+        try? await cancelWhenGracefulShutdown { try await Task.sleep(for: .seconds(seconds)) }
+        return !Self.stopping
+    }
+
+    /// Registers (once) and activates the node, retrying with backoff until the SuperLink answers; `nil` when the
+    /// node is asked to stop first.
+    func connect() async throws -> NodeID? {
         var backoff = 0.5
-        while true {
-            try Task.checkCancellation()
+        while !Self.stopping {
             do {
                 do {
                     _ = try await client.call("register-node", Flwr_Proto_RegisterNodeFleetRequest.with { $0.publicKey = client.publicKey },
@@ -118,17 +133,18 @@ public struct SuperNode: Sendable {
                 // 412 on activation: the SuperLink still sees this node online from before a crash; it goes offline
                 // after two missed heartbeats.
                 logger.warning("cannot connect yet", metadata: ["error": "\(error)", "retry.seconds": "\(backoff)"])
-                try await Task.sleep(for: .seconds(backoff))
+                guard await pause(backoff) else { return nil }
                 backoff = min(backoff * 2, configuration.maximumBackoffSeconds)
             }
         }
+        return nil
     }
 
     /// Sends heartbeats at 70–90% of (interval − 5 s), as Flower's SuperNode does, for the node's current id.
-    func heartbeat(_ current: CurrentNode) async throws {
+    func heartbeat(_ current: CurrentNode) async {
         while !Task.isCancelled {
             let period = (configuration.heartbeatInterval - 5) * Double.random(in: 0.7...0.9)
-            try await Task.sleep(for: .seconds(max(period, 1)))
+            guard (try? await Task.sleep(for: .seconds(max(period, 1)))) != nil else { return }
             let node = await current.id
             _ = try? await client.call("send-node-heartbeat", Flwr_Proto_SendNodeHeartbeatRequest.with {
                 $0.node = .with { $0.nodeID = node.rawValue }
@@ -147,6 +163,7 @@ public struct SuperNode: Sendable {
         let runID = header.metadata.runID
         let objects = try await pullObjects(tree.postOrder, node: nodeMessage, runID: runID)
         let instruction = try MessageCodec.decode(root: tree.id) { objects[$0] }
+        logger.info("received a message", metadata: ["pollen.run.id": "\(runID)", "message.type": "\(instruction.metadata.type)"])
         // Everything the ClientApp needs is fetched before the message is confirmed (and so deleted upstream).
         let runConfig = try await runConfig(runID, node: nodeMessage, states: states)
         _ = try await client.call("confirm-message-received", Flwr_Proto_ConfirmMessageReceivedRequest.with {
@@ -268,6 +285,9 @@ public struct SuperNode: Sendable {
         }
     }
 }
+
+/// A SuperNode is one service of its daemon's `ServiceGroup`, which turns SIGTERM into a graceful shutdown.
+extension SuperNode: Service {}
 
 /// The node's id, which a reconnection may change, shared with the heartbeat task.
 actor CurrentNode {

@@ -164,6 +164,36 @@ func finalAccuracy(_ output: String) -> Double? {
         #expect(federation.nodes.allSatisfy { $0.isRunning })
     }
 
+    /// SIGTERM stops each daemon gracefully: a SuperNode pulls nothing more, finishes the message in hand, pushes
+    /// its reply and deactivates itself; a SuperLink fails the run it drives, saying why, and exits cleanly.
+    @Test func sigtermStopsEachDaemonAfterTheWorkInHand() throws {
+        var federation = try Federation.start()
+        defer { federation.stop() }
+        for site in 0..<2 { try federation.addNode(csv: "site\(site).csv") }
+        let transfer = try federation.submit(["model-parameters=4000000", "num-server-rounds=1"], app: "model-transfer")
+        try federation.nodes[0].waitFor("received a message")
+        federation.nodes[0].terminate()
+        #expect(try federation.nodes[0].waitForExit() == 0, "\(federation.nodes[0].printed)")
+        let nodeLog = federation.nodes[0].printed
+        let handled = try #require(nodeLog.range(of: "handled a message"), "\(nodeLog)")
+        let stopping = try #require(nodeLog.range(of: "stopping: deactivating the node"), "\(nodeLog)")
+        #expect(handled.lowerBound < stopping.lowerBound)
+        #expect(try transfer.waitForExit() == 0, "\(transfer.printed)")
+        #expect(transfer.printed.contains("2 replies, 0 failed"), "\(transfer.printed)")
+        let listing = try PollenProcess.run(["nodes", "--superlink", federation.address] + federation.connection, in: federation.directory)
+        #expect(listing.standardOutput.contains("offline"), "a stopped node is offline at once:\n\(listing.standardOutput)")
+
+        let long = try federation.submit(["num-server-rounds=200", "min-available-nodes=1", "min-train-nodes=1", "min-evaluate-nodes=1"])
+        defer { long.kill() }
+        try long.waitFor(#"\n    1 "#)
+        federation.superLink.terminate()
+        #expect(try federation.superLink.waitForExit() == 0, "\(federation.superLink.printed)")
+        let restarted = try Federation.start(port: federation.port, directory: federation.directory)
+        defer { restarted.superLink.terminate() }
+        let runs = try PollenProcess.run(["ls", "--superlink", restarted.address] + restarted.connection, in: federation.directory)
+        #expect(runs.standardOutput.contains("shut down while this run was running"), "\(runs.standardOutput)")
+    }
+
     @Test func aSuperLinkKilledMidRunFailsThatRunWithAReasonAndLosesNothingElse() throws {
         var federation = try Federation.start()
         for site in 0..<2 { try federation.addNode(csv: "site\(site).csv") }
