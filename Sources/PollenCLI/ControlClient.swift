@@ -29,16 +29,49 @@ struct ControlClient: Sendable {
     }
 }
 
-/// Options every Control API command shares.
+/// Options every Control API command shares: a named connection from the user's connections file, or flags, which
+/// override what the connection says.
 struct ConnectionOptions: ParsableArguments {
-    @Option(help: "The SuperLink's HOST:PORT.") var superlink = "127.0.0.1:9092"
+    @Option(help: "A connection named in \(SuperLinkConnections.path()) (POLLEN_HOME moves it); default: its [superlink] default.")
+    var connection: String?
+    @Option(help: "The SuperLink's HOST:PORT (without --connection, the connections file is not read; default 127.0.0.1:9092).")
+    var superlink: String?
     @Flag(help: "Connect over plain HTTP instead of HTTPS.") var insecure = false
     @Option(help: "A PEM file of the CA certificates to trust for the SuperLink (default: the system's).") var rootCertificates: String?
+    @Option(help: "A PEM certificate to present to a SuperLink that requires client certificates.") var clientCertificate: String?
+    @Option(help: "The PEM private key of --client-certificate.") var clientKey: String?
+
+    /// The connection the flags and the connections file describe.
+    func resolved(environment: [String: String] = ProcessInfo.processInfo.environment) throws -> SuperLinkConnection {
+        var resolved = SuperLinkConnection.fallback
+        // An explicit address without a connection name means the flags alone: the default connection's
+        // certificates belong to another SuperLink.
+        if connection != nil || superlink == nil {
+            let path = SuperLinkConnections.path(environment: environment)
+            if let file = try SuperLinkConnections.load(path: path) {
+                resolved = try file.connection(named: connection, path: path) ?? resolved
+            } else if let connection {
+                throw CLIError("no connections file at \(path) for --connection \(connection); write one with a [superlink.\(connection)] table (address = \"HOST:PORT\")")
+            }
+        }
+        if let superlink { resolved.address = superlink }
+        if insecure { resolved.insecure = true }
+        if let rootCertificates { resolved.rootCertificates = rootCertificates }
+        if let clientCertificate { resolved.clientCertificate = clientCertificate }
+        if let clientKey { resolved.clientKey = clientKey }
+        return resolved
+    }
 
     /// Runs `body` with a client for the SuperLink, closing its connections afterwards.
     func withClient<T>(_ body: (ControlClient) async throws -> T) async throws -> T {
-        let http = insecure ? HTTPClient(eventLoopGroupProvider: .singleton) : try TLSSettings.client(rootCertificates: rootCertificates)
-        let client = ControlClient(baseURL: "\(insecure ? "http" : "https")://\(superlink)", http: http)
+        let target = try resolved()
+        if target.insecure, target.clientCertificate != nil || target.clientKey != nil {
+            throw CLIError("a client certificate needs TLS, but the connection to \(target.address) is insecure: drop --insecure (or insecure = true)")
+        }
+        let http = target.insecure ? HTTPClient(eventLoopGroupProvider: .singleton) : try TLSSettings.client(
+            rootCertificates: target.rootCertificates, clientCertificate: target.clientCertificate, clientKey: target.clientKey
+        )
+        let client = ControlClient(baseURL: "\(target.insecure ? "http" : "https")://\(target.address)", http: http)
         do {
             let result = try await body(client)
             try await http.shutdown()

@@ -24,6 +24,8 @@ public struct SuperLinkCommand: AsyncParsableCommand {
     @Flag(help: "Serve plain HTTP instead of HTTPS (logged as a warning).") var insecure = false
     @Option(help: "The server's PEM certificate chain (HTTPS).") var sslCertfile: String?
     @Option(help: "The server's PEM private key (HTTPS).") var sslKeyfile: String?
+    @Option(help: "Require every client (SuperNodes and the CLI) to present a certificate signed by one of the CAs in this PEM file (mutual TLS).")
+    var sslClientCaCertfile: String?
     @Flag(help: "Refuse self-registration; only keys an operator registered may connect.") var requireKnownNodes = false
 
     public init() {}
@@ -32,7 +34,10 @@ public struct SuperLinkCommand: AsyncParsableCommand {
     static let shutdownGracePeriod = 10.0
 
     public func run() async throws {
-        let tls = insecure ? nil : try TLSSettings.server(certificateFile: sslCertfile, keyFile: sslKeyfile)
+        if insecure, sslClientCaCertfile != nil {
+            throw ValidationError("--ssl-client-ca-certfile needs TLS: drop --insecure and pass --ssl-certfile and --ssl-keyfile")
+        }
+        let tls = insecure ? nil : try TLSSettings.server(certificateFile: sslCertfile, keyFile: sslKeyfile, clientAuthorities: sslClientCaCertfile)
         if insecure {
             Daemon.warn("WARNING: --insecure: the SuperLink serves plain HTTP; node keys still sign every request, but traffic is not encrypted")
         }

@@ -22,6 +22,8 @@ public struct SuperNodeCommand: AsyncParsableCommand {
     @Option(help: "The SuperLink's HOST:PORT.") var superlink = "127.0.0.1:9092"
     @Flag(help: "Connect over plain HTTP instead of HTTPS (logged as a warning).") var insecure = false
     @Option(help: "A PEM file of the CA certificates to trust for the SuperLink (default: the system's).") var rootCertificates: String?
+    @Option(help: "A PEM certificate to present to a SuperLink that requires client certificates.") var clientCertificate: String?
+    @Option(help: "The PEM private key of --client-certificate.") var clientKey: String?
     @Option(name: .long, parsing: .singleValue, help: "A site setting key=value (repeatable).") var nodeConfig: [String] = []
     @Option(help: "A PEM file with this node's P-384 private key; created if missing, with its public key in KEY.pub.") var key: String?
     @Flag(help: "Only print the public key of --key (creating the key if missing), for an operator to register.") var printPublicKey = false
@@ -71,6 +73,9 @@ public struct SuperNodeCommand: AsyncParsableCommand {
         default:
             throw ValidationError("--isolation must be 'process' or 'none', got '\(isolation)'")
         }
+        if insecure, clientCertificate != nil || clientKey != nil {
+            throw ValidationError("--client-certificate and --client-key need TLS: drop --insecure")
+        }
         if insecure { Daemon.warn("WARNING: --insecure: traffic to the SuperLink is not encrypted") }
         var config = UserConfig()
         for assignment in nodeConfig {
@@ -80,7 +85,7 @@ public struct SuperNodeCommand: AsyncParsableCommand {
         let signingKey = try loadKey()
         var logger = Logger(label: "pollen.supernode")
         logger.logLevel = .info
-        let http = try TLSSettings.client(rootCertificates: rootCertificates)
+        let http = try TLSSettings.client(rootCertificates: rootCertificates, clientCertificate: clientCertificate, clientKey: clientKey)
         let node = SuperNode(
             configuration: SuperNodeConfiguration(
                 superLinkURL: "\(insecure ? "http" : "https")://\(superlink)", nodeConfig: config, heartbeatInterval: heartbeatInterval, pollSeconds: pollInterval

@@ -223,10 +223,14 @@ struct TestCertificates {
     let authority: String
     let serverCertificate: String
     let serverKey: String
+    /// A client certificate the authority signed, for mutual TLS.
+    let clientCertificate: String
+    let clientKey: String
 
     static func make(in directory: URL) throws -> TestCertificates {
         func path(_ name: String) -> String { directory.appendingPathComponent(name).path }
         try "subjectAltName=IP:127.0.0.1,DNS:localhost\n".write(toFile: path("san.ext"), atomically: true, encoding: .utf8)
+        try "extendedKeyUsage=clientAuth\n".write(toFile: path("client.ext"), atomically: true, encoding: .utf8)
         let steps: [[String]] = [
             ["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-days", "2",
              "-subj", "/CN=Pollen Test CA", "-keyout", path("ca.key"), "-out", path("ca.pem")],
@@ -234,6 +238,10 @@ struct TestCertificates {
              "-keyout", path("server.key"), "-out", path("server.csr")],
             ["x509", "-req", "-in", path("server.csr"), "-CA", path("ca.pem"), "-CAkey", path("ca.key"), "-CAcreateserial",
              "-days", "2", "-extfile", path("san.ext"), "-out", path("server.pem")],
+            ["req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-subj", "/CN=site-0",
+             "-keyout", path("client.key"), "-out", path("client.csr")],
+            ["x509", "-req", "-in", path("client.csr"), "-CA", path("ca.pem"), "-CAkey", path("ca.key"), "-CAcreateserial",
+             "-days", "2", "-extfile", path("client.ext"), "-out", path("client.pem")],
         ]
         for arguments in steps {
             let process = Process()
@@ -245,7 +253,10 @@ struct TestCertificates {
             process.waitUntilExit()
             guard process.terminationStatus == 0 else { throw TestFailure("openssl \(arguments.prefix(2)) failed") }
         }
-        return TestCertificates(authority: path("ca.pem"), serverCertificate: path("server.pem"), serverKey: path("server.key"))
+        return TestCertificates(
+            authority: path("ca.pem"), serverCertificate: path("server.pem"), serverKey: path("server.key"),
+            clientCertificate: path("client.pem"), clientKey: path("client.key")
+        )
     }
 }
 
@@ -266,6 +277,47 @@ struct TestCertificates {
         #expect(untrusting.standardError.contains("cannot reach the SuperLink"), "\(untrusting.standardError)")
         let plain = try PollenProcess.run(["ls", "--insecure", "--superlink", federation.address], in: directory)
         #expect(plain.status != 0)
+    }
+
+    /// With `--ssl-client-ca-certfile`, only clients holding a certificate the authority signed get through: a
+    /// SuperNode and a researcher's CLI (its settings in a connections file) without one are refused.
+    @Test func mutualTLSAdmitsOnlyClientsWithACertificateFromTheAuthority() throws {
+        let directory = try freshDirectory()
+        let certificates = try TestCertificates.make(in: directory)
+        var federation = try Federation.start(
+            directory: directory, tls: certificates, options: ["--ssl-client-ca-certfile", certificates.authority]
+        )
+        defer { federation.stop() }
+        try federation.addNode(csv: "site0.csv", waitForConnection: false)
+        try federation.nodes[0].waitFor("cannot connect yet")
+        #expect(!federation.nodes[0].printed.contains("connected to the SuperLink"))
+        let clientIdentity = ["--client-certificate", certificates.clientCertificate, "--client-key", certificates.clientKey]
+        try federation.addNode(csv: "site1.csv", options: clientIdentity)
+
+        // The CLI reads its connection, client certificate included, from POLLEN_HOME/config.toml.
+        let home = directory.appendingPathComponent("home")
+        try FileManager.default.createDirectory(at: home, withIntermediateDirectories: true)
+        try """
+            [superlink]
+            default = "test"
+
+            [superlink.test]
+            address = "\(federation.address)"
+            root-certificates = "\(certificates.authority)"
+            client-certificate = "\(certificates.clientCertificate)"
+            client-key = "\(certificates.clientKey)"
+
+            [superlink.anonymous]
+            address = "\(federation.address)"
+            root-certificates = "\(certificates.authority)"
+            """.write(to: home.appendingPathComponent("config.toml"), atomically: true, encoding: .utf8)
+        let environment = ["POLLEN_HOME": home.path]
+        let nodes = try PollenProcess.run(["nodes"], in: directory, environment: environment)
+        #expect(nodes.status == 0, "\(nodes.standardError)")
+        #expect(nodes.standardOutput.components(separatedBy: "online").count - 1 == 1, "only the node with a certificate:\n\(nodes.standardOutput)")
+        let anonymous = try PollenProcess.run(["ls", "--connection", "anonymous"], in: directory, environment: environment)
+        #expect(anonymous.status != 0)
+        #expect(anonymous.standardError.contains("cannot reach the SuperLink"), "\(anonymous.standardError)")
     }
 
     @Test func aSuperLinkWithoutCertificatesOrInsecureRefusesToStart() throws {

@@ -19,10 +19,14 @@ struct PollenProcess {
         return directory.appendingPathComponent("pollen")
     }
 
-    static func run(_ arguments: [String], in directory: URL, executable: URL = PollenProcess.executable) throws -> PollenProcess {
+    /// Runs `pollen arguments` in `directory`, with `environment` added to this process's.
+    static func run(
+        _ arguments: [String], in directory: URL, environment: [String: String] = [:], executable: URL = PollenProcess.executable
+    ) throws -> PollenProcess {
         let process = Process()
         process.executableURL = executable
         process.arguments = arguments
+        process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
         process.currentDirectoryURL = directory
         let out = Pipe()
         let err = Pipe()
