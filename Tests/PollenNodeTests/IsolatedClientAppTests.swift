@@ -56,4 +56,24 @@ import Testing
         #expect(message.content == content)
         #expect(read.state == content && read.nodeConfig == context.nodeConfig && read.runConfig == context.runConfig && read.nodeID == NodeID(4))
     }
+
+    @Test func aDamagedExchangeFileIsAnErrorThatSaysSo() throws {
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("exchange-\(UUID().uuidString)").path
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        var content = RecordDict()
+        content[arrays: "arrays"] = ["w": try Tensor([Float](repeating: 0.5, count: 1_000))]
+        try ClientAppExchange.write(Message(content: content, destination: NodeID(4), type: .train), context: Context(runID: RunID(9), nodeID: NodeID(4)), to: path)
+        let whole = try Data(contentsOf: URL(fileURLWithPath: path))
+        func error(reading bytes: Data) -> String {
+            try? bytes.write(to: URL(fileURLWithPath: path))
+            do { _ = try ClientAppExchange.read(from: path); return "" } catch { return "\(error)" }
+        }
+        #expect(error(reading: whole.prefix(whole.count - 1)).contains("truncated"))
+        #expect(error(reading: whole + Data([0])).contains("1 bytes after its last array"))
+        #expect(error(reading: whole.prefix(10)).contains("truncated"))
+        // A header that claims more than the file holds.
+        var lying = whole
+        lying.replaceSubrange(0..<8, with: [UInt8](repeating: 0xFF, count: 8))
+        #expect(error(reading: lying).contains("truncated"))
+    }
 }
