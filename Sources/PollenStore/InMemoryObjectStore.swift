@@ -42,6 +42,11 @@ public actor InMemoryObjectStore: ObjectStore {
         return entry.object.map(ObjectState.available) ?? .pending
     }
 
+    public func get(_ id: ObjectID, inRun runID: RunID) -> ObjectState {
+        guard entries[id]?.runs.contains(runID) == true else { return .unknown }
+        return get(id)
+    }
+
     public func delete(_ id: ObjectID) {
         // An object another registered parent still refers to stays.
         guard let entry = entries[id], entry.references <= 0 else { return }

@@ -31,6 +31,10 @@ public protocol ObjectStore: Sendable {
     /// What the store knows of `id`.
     func get(_ id: ObjectID) async throws -> ObjectState
 
+    /// What the store knows of `id` as an object of `runID`: `.unknown` when no message of that run refers to it, so
+    /// a node can fetch only what the runs it takes part in hold.
+    func get(_ id: ObjectID, inRun runID: RunID) async throws -> ObjectState
+
     /// Deletes `id`, unless a registered parent still refers to it, and, recursively, every child no other
     /// registered parent refers to.
     func delete(_ id: ObjectID) async throws

@@ -48,11 +48,21 @@ public struct SQLiteObjectStore: ObjectStore {
     }
 
     public func get(_ id: ObjectID) async throws -> ObjectState {
+        try await fetch(id, sql: "SELECT content FROM object WHERE id = ?", arguments: [id.rawValue])
+    }
+
+    public func get(_ id: ObjectID, inRun runID: RunID) async throws -> ObjectState {
+        try await fetch(id, sql: """
+            SELECT content FROM object JOIN run_object ON run_object.object_id = object.id
+            WHERE object.id = ? AND run_object.run_id = ?
+            """, arguments: [id.rawValue, Int64(bitPattern: runID.rawValue)])
+    }
+
+    /// The state of `id` from a query that selects its content, or no row.
+    private func fetch(_ id: ObjectID, sql: String, arguments: StatementArguments) async throws -> ObjectState {
         // nil: no such object; .some(nil): registered, bytes not yet here.
         let stored: Data?? = try await database.writer.read { db in
-            guard let row = try Row.fetchOne(db, sql: "SELECT content FROM object WHERE id = ?", arguments: [id.rawValue]) else {
-                return nil
-            }
+            guard let row = try Row.fetchOne(db, sql: sql, arguments: arguments) else { return nil }
             return .some(row["content"])
         }
         guard let stored else { return .unknown }

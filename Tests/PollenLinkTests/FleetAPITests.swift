@@ -105,6 +105,22 @@ func connect(_ node: TestNode, _ client: some TestClientProtocol) async throws -
             }
             let received = try MessageCodec.decode(root: encoded.root) { fetched[$0] }
             #expect(received.content == instruction.content)
+            // An object id opens nothing in another run, nor in a run that is not running.
+            let other = try await handlers.state.createRun(config: [:], now: Date().timeIntervalSince1970)
+            try await handlers.state.setRunStatus(other, to: .running)
+            let elsewhere = try await post(client, "pull-object", Flwr_Proto_PullObjectRequest.with {
+                $0.node = nodeMessage
+                $0.runID = other.rawValue
+                $0.objectID = encoded.root.rawValue
+            }, as: node, expecting: Flwr_Proto_PullObjectResponse.self)
+            #expect(elsewhere.output?.objectFound == false)
+            let stopped = try await handlers.state.createRun(config: [:], now: Date().timeIntervalSince1970)
+            let refused = try await post(client, "pull-object", Flwr_Proto_PullObjectRequest.with {
+                $0.node = nodeMessage
+                $0.runID = stopped.rawValue
+                $0.objectID = encoded.root.rawValue
+            }, as: node, expecting: Flwr_Proto_PullObjectResponse.self)
+            #expect(refused.status == .forbidden, "\(refused.reason)")
             _ = try await post(client, "confirm-message-received", Flwr_Proto_ConfirmMessageReceivedRequest.with {
                 $0.node = nodeMessage
                 $0.runID = run.rawValue
@@ -137,7 +153,7 @@ func connect(_ node: TestNode, _ client: some TestClientProtocol) async throws -
     }
 
     @Test func badInputGetsAReasonAndTheServerKeepsServing() async throws {
-        let (app, _) = try makeSuperLink()
+        let (app, handlers) = try makeSuperLink()
         try await app.test(.router) { client in
             let node = TestNode()
             let id = try await connect(node, client)
@@ -153,11 +169,14 @@ func connect(_ node: TestNode, _ client: some TestClientProtocol) async throws -
             #expect(unknown.status == .notFound)
             #expect(unknown.reason.contains("no route"))
 
+            let run = try await handlers.state.createRun(config: [:], now: Date().timeIntervalSince1970)
+            try await handlers.state.setRunStatus(run, to: .running)
             var object = FlowerObject(type: .configRecord, children: [], body: [1, 2, 3]).bytes
             let id0 = FlowerObject.hash(object)
             object[object.count - 1] = 9
             let forged = try await post(client, "push-object", Flwr_Proto_PushObjectRequest.with {
                 $0.node = .with { $0.nodeID = id }
+                $0.runID = run.rawValue
                 $0.objectID = id0.rawValue
                 $0.objectContent = Data(object)
             }, as: node, expecting: Flwr_Proto_PushObjectResponse.self)

@@ -58,6 +58,10 @@ func broadcast() throws -> (first: EncodedMessage, second: EncodedMessage) {
         #expect(try await store.put(first.objects[0]) == false)
         #expect(try await store.get(first.objects[0].id) == .available(first.objects[0]))
         #expect(try await store.get(ObjectID(String(repeating: "0", count: 64))) == .unknown)
+        // Within a run, only that run's objects are known.
+        #expect(try await store.get(first.objects[0].id, inRun: RunID(1)) == .available(first.objects[0]))
+        #expect(try await store.get(first.root, inRun: RunID(1)) == .pending)
+        #expect(try await store.get(first.objects[0].id, inRun: RunID(2)) == .unknown)
     }
 
     @Test(arguments: StoreKind.allCases)
