@@ -7,10 +7,12 @@ import UnixSignals
 enum Daemon {
     /// Runs `services` in one `ServiceGroup` until they end. SIGTERM or SIGINT starts a graceful shutdown (each
     /// service stops taking new work and finishes what it has in hand), which becomes cancellation after
-    /// `gracePeriodSeconds`.
+    /// `gracePeriodSeconds`, and an exit 10 s later if something ignores the cancellation.
     static func run(_ services: [any Service], gracePeriodSeconds: Double, logger: Logger) async throws {
         var configuration = ServiceGroupConfiguration(services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
         configuration.maximumGracefulShutdownDuration = .milliseconds(Int64(gracePeriodSeconds * 1_000))
+        // Work that ignores cancellation must not keep a stopped daemon alive: after this, the process ends.
+        configuration.maximumCancellationDuration = .seconds(10)
         try await ServiceGroup(configuration: configuration).run()
     }
 

@@ -4,6 +4,7 @@ import Hummingbird
 import Logging
 import PollenLink
 import PollenStore
+import ServiceLifecycle
 
 /// `pollen superlink`: the coordinator daemon.
 public struct SuperLinkCommand: AsyncParsableCommand {
@@ -27,6 +28,8 @@ public struct SuperLinkCommand: AsyncParsableCommand {
     @Option(help: "Require every client (SuperNodes and the CLI) to present a certificate signed by one of the CAs in this PEM file (mutual TLS).")
     var sslClientCaCertfile: String?
     @Flag(help: "Refuse self-registration; only keys an operator registered may connect.") var requireKnownNodes = false
+    @Option(help: "Where each run's ServerApp runs: 'process' (a process of its own, talking to this SuperLink over the app runtime API on a loopback port) or 'none' (inside this daemon).")
+    var isolation = "process"
 
     public init() {}
 
@@ -53,9 +56,23 @@ public struct SuperLinkCommand: AsyncParsableCommand {
         let app = try SuperLink.application(configuration: configuration, handlers: handlers, tls: tls, logger: logger) { port in
             Daemon.announce("SuperLink listening on \(scheme)://\(configuration.host):\(port) (database \(configuration.databasePath))")
         }
-        let launcher = RunLauncher(handlers: handlers, logger: logger)
-        // On SIGTERM the launcher stops first (its runs end as failed, with the reason), then the server finishes
-        // the requests in hand.
-        try await Daemon.run([app, launcher], gracePeriodSeconds: Self.shutdownGracePeriod, logger: logger)
+        let runtimeHandlers = RuntimeHandlers(fleet: handlers)
+        let runtimePort = RuntimePort()
+        var services: [any Service] = [app]
+        let serverApps: ServerAppIsolation
+        switch isolation {
+        case "process":
+            guard let executable = Bundle.main.executablePath else { throw ValidationError("cannot find the pollen executable to start ServerApps with") }
+            services.append(SuperLink.runtimeApplication(handlers: runtimeHandlers, logger: logger) { port in await runtimePort.set(port) })
+            serverApps = .process(executable: executable, runtime: runtimePort)
+        case "none":
+            serverApps = .none
+        default:
+            throw ValidationError("--isolation must be 'process' or 'none', got '\(isolation)'")
+        }
+        // Last, so that on SIGTERM the launcher stops first (its runs end as failed, with the reason), then the
+        // servers finish the requests in hand.
+        services.append(RunLauncher(handlers: handlers, runtimeHandlers: runtimeHandlers, isolation: serverApps, logger: logger))
+        try await Daemon.run(services, gracePeriodSeconds: Self.shutdownGracePeriod, logger: logger)
     }
 }

@@ -99,7 +99,8 @@ struct SuperLinkConnections: Equatable {
         func file(_ key: String) throws -> String? {
             guard let value = table[key] else { return nil }
             guard let text = value.string, !text.isEmpty else { throw CLIError("\(path): [superlink.\(name)] \(key) must be a file path, in quotes") }
-            return text.hasPrefix("/") ? text : folder.appendingPathComponent(text).path
+            let expanded = (text as NSString).expandingTildeInPath
+            return expanded.hasPrefix("/") ? expanded : folder.appendingPathComponent(expanded).path
         }
         var insecure = false
         if let value = table["insecure"] {

@@ -156,16 +156,7 @@ public struct FleetHandlers: Sendable {
         try await requireOwner(NodeID(request.node.nodeID), caller)
         try await requireRunning(RunID(request.runID))
         // Only objects of the run named: an id from one run opens nothing in another.
-        switch try await objects.get(ObjectID(request.objectID), inRun: RunID(request.runID)) {
-        case .unknown: return .init()
-        case .pending: return .with { $0.objectFound = true }
-        case .available(let object):
-            return .with {
-                $0.objectFound = true
-                $0.objectAvailable = true
-                $0.objectContent = Data(object.bytes)
-            }
-        }
+        return Flwr_Proto_PullObjectResponse(try await objects.get(ObjectID(request.objectID), inRun: RunID(request.runID)))
     }
 
     public func confirmMessageReceived(
@@ -214,6 +205,19 @@ extension RunInfo {
                 status.subStatus = self.status.subStatus
                 status.details = self.status.details
             }
+        }
+    }
+}
+
+extension Flwr_Proto_PullObjectResponse {
+    /// The answer to a pull of an object in `state`: not found, found but not here yet, or its bytes.
+    init(_ state: ObjectState) {
+        self.init()
+        guard state != .unknown else { return }
+        objectFound = true
+        if case .available(let object) = state {
+            objectAvailable = true
+            objectContent = Data(object.bytes)
         }
     }
 }

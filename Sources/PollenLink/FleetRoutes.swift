@@ -45,6 +45,28 @@ public enum FleetRoutes {
         _ request: Request, route: String, maximumBodyBytes: Int,
         handler: (Input, [UInt8]) async throws -> Output
     ) async throws -> Response {
+        try await respond(request, route: route, maximumBodyBytes: maximumBodyBytes, authenticate: signer, handler: handler)
+    }
+
+    /// The public key that signed `request`, or why it is not signed well.
+    private static func signer(of request: Request) async throws -> [UInt8] {
+        guard let signature = NodeSignature(
+            publicKey: request.headers[HTTPField.Name(NodeSignature.publicKeyHeader)!],
+            timestamp: request.headers[HTTPField.Name(NodeSignature.timestampHeader)!],
+            signature: request.headers[HTTPField.Name(NodeSignature.signatureHeader)!]
+        ) else {
+            throw FleetError.unauthenticated("the request lacks the flwr-public-key, flwr-timestamp and flwr-signature headers")
+        }
+        if let problem = signature.verify() { throw FleetError.unauthenticated(problem) }
+        return signature.publicKey
+    }
+
+    /// Decodes a protobuf request, learns its caller with `authenticate`, handles it and encodes the answer; every
+    /// failure is an HTTP status with a JSON reason.
+    static func respond<Input: SwiftProtobuf.Message, Output: SwiftProtobuf.Message, Caller>(
+        _ request: Request, route: String, maximumBodyBytes: Int,
+        authenticate: (Request) async throws -> Caller, handler: (Input, Caller) async throws -> Output
+    ) async throws -> Response {
         var request = request
         let contentType = request.headers[.contentType]
         guard contentType?.hasPrefix("application/protobuf") == true else {
@@ -62,18 +84,9 @@ public enum FleetRoutes {
         } catch {
             return FleetError.invalidProtobuf(route).response
         }
-        guard let signature = NodeSignature(
-            publicKey: request.headers[HTTPField.Name(NodeSignature.publicKeyHeader)!],
-            timestamp: request.headers[HTTPField.Name(NodeSignature.timestampHeader)!],
-            signature: request.headers[HTTPField.Name(NodeSignature.signatureHeader)!]
-        ) else {
-            return FleetError.unauthenticated("the request lacks the flwr-public-key, flwr-timestamp and flwr-signature headers").response
-        }
-        if let problem = signature.verify() {
-            return FleetError.unauthenticated(problem).response
-        }
         do {
-            let output = try await handler(input, signature.publicKey)
+            let caller = try await authenticate(request)
+            let output = try await handler(input, caller)
             let bytes: [UInt8] = try output.serializedBytes()
             return Response(
                 status: .ok, headers: [.contentType: "application/protobuf"],

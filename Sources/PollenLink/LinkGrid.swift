@@ -28,48 +28,26 @@ public struct LinkGrid: Grid {
 
     public func sendAndReceive(_ messages: [Message], timeoutSeconds: Double) async throws -> [Message] {
         var pending = [MessageID]()
-        let stamped = messages.map { message in
-            var message = message
-            message.metadata.runID = runID
-            message.metadata.source = .superLink
-            message.metadata.createdAt = Date().timeIntervalSince1970
-            return message
-        }
+        let stamped = ReplyCollector.instructions(messages, run: runID)
         for encoded in try MessageCodec.encode(stamped) {
             _ = try await objects.preregister(runID: runID, tree: encoded.tree)
             for object in encoded.objects { _ = try await objects.put(object) }
             try await state.storeInstruction(LinkMessage(metadata: encoded.message.metadata, tree: encoded.tree))
             pending.append(encoded.message.metadata.messageID)
         }
-        let order = Dictionary(uniqueKeysWithValues: pending.enumerated().map { ($1, $0) })
-        var replies = [(Int, Message)]()
+        // The deadline for a reply's objects is the round's.
         let deadline = Date().addingTimeInterval(timeoutSeconds)
-        while !pending.isEmpty {
-            try Task.checkCancellation()
+        return try await ReplyCollector.collect(pending, run: runID, timeoutSeconds: timeoutSeconds, pollSeconds: pollSeconds) { pending in
             if let run = try await state.run(runID), run.status.isFinished {
                 throw LinkGridError(message: "run \(runID) is \(run.status): \(run.status.details)")
             }
-            let now = Date().timeIntervalSince1970
-            for reply in try await state.takeReplies(to: pending, now: now) {
+            var taken = [(instruction: MessageID, reply: Message)]()
+            for reply in try await state.takeReplies(to: pending, now: Date().timeIntervalSince1970) {
                 guard let instruction = reply.metadata.replyTo else { continue }
-                pending.removeAll { $0 == instruction }
-                replies.append((order[instruction] ?? 0, await message(from: reply, deadline: deadline)))
+                taken.append((instruction, await message(from: reply, deadline: deadline)))
             }
-            guard !pending.isEmpty else { break }
-            guard Date() < deadline else {
-                for instruction in pending {
-                    let error = MessageError(code: .replyMessageUnavailable, reason: "no reply within \(Int(timeoutSeconds)) s")
-                    let placeholder = Message(content: RecordDict(), destination: .superLink, type: .train)
-                    var failed = placeholder.reply(error: error)
-                    failed.metadata.replyTo = instruction
-                    failed.metadata.runID = runID
-                    replies.append((order[instruction] ?? 0, failed))
-                }
-                break
-            }
-            try await Task.sleep(for: .seconds(pollSeconds))
+            return taken
         }
-        return replies.sorted { $0.0 < $1.0 }.map(\.1)
     }
 
     /// The full reply, or a failure reply saying why it could not be read: one node's bad reply never fails a round.

@@ -42,6 +42,23 @@ public enum SuperLink {
         return router
     }
 
+    /// The app runtime API for the ServerApp processes of `handlers`' runs, on a free loopback port, plain HTTP (only
+    /// processes on this machine reach it, and each call carries its run's secret token).
+    public static func runtimeApplication(
+        handlers: RuntimeHandlers, logger: Logger = Logger(label: "pollen.superlink.runtime"),
+        onServerRunning: @escaping @Sendable (Int) async -> Void
+    ) -> some ApplicationProtocol {
+        let router = Router()
+        router.add(middleware: FleetErrorMiddleware())
+        RuntimeRoutes.add(to: router, handlers: handlers)
+        return Application(
+            router: router,
+            configuration: .init(address: .hostname("127.0.0.1", port: 0), serverName: "pollen-superlink-runtime"),
+            onServerRunning: { channel in await onServerRunning(channel.localAddress?.port ?? 0) },
+            logger: logger
+        )
+    }
+
     /// Fleet handlers over the database at `configuration.databasePath`.
     public static func handlers(configuration: SuperLinkConfiguration) throws -> FleetHandlers {
         let database = try SQLiteDatabase(path: configuration.databasePath)

@@ -17,6 +17,10 @@ public enum ClientAppExchange {
         var tensors = [Tensor]()
         let messageBytes: [UInt8] = try skeleton(of: message, collecting: &tensors).serializedBytes()
         let contextBytes: [UInt8] = try skeleton(of: context, collecting: &tensors).serializedBytes()
+        // Flower's `Array` holds 32-bit dimensions.
+        if let tensor = tensors.first(where: { $0.shape.contains { Int32(exactly: $0) == nil } }) {
+            throw failure("an array of shape \(tensor.shape) has a dimension beyond Flower's 32-bit limit")
+        }
         let file = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
         guard file >= 0 else { throw failure("cannot write the ClientApp exchange file '\(path)': \(String(cString: strerror(errno)))") }
         defer { close(file) }
@@ -33,9 +37,14 @@ public enum ClientAppExchange {
 
     /// Reads the message and context `write` put in `path`.
     public static func read(from path: String) throws -> (message: PollenCore.Message, context: Context) {
-        let file = open(path, O_RDONLY | O_CLOEXEC)
+        // Never a link, and never a FIFO a child left behind to block the SuperNode's read.
+        let file = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK)
         guard file >= 0 else { throw failure("cannot read the ClientApp exchange file '\(path)': \(String(cString: strerror(errno)))") }
         defer { close(file) }
+        var status = stat()
+        guard fstat(file, &status) == 0, status.st_mode & S_IFMT == S_IFREG else {
+            throw failure("the ClientApp exchange file '\(path)' is not a regular file")
+        }
         var reader = Reader(file: file, path: path)
         let header = try reader.bytes(16)
         let lengths = (0..<2).map { part in (0..<8).reduce(UInt64(0)) { $0 | UInt64(header[part * 8 + $1]) << (8 * UInt64($1)) } }

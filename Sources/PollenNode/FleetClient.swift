@@ -41,26 +41,34 @@ public struct FleetClient: Sendable {
 
     /// Calls `POST /v1/fleet/<route>`.
     public func call<Output: SwiftProtobuf.Message>(_ route: String, _ input: some SwiftProtobuf.Message, as: Output.Type = Output.self) async throws -> Output {
-        var request = HTTPClientRequest(url: "\(baseURL)/v1/fleet/\(route)")
+        try await Self.post("\(baseURL)/v1/fleet/\(route)", input, headers: try NodeSignature.sign(with: key).headers, http: http)
+    }
+
+    /// Posts `input` as protobuf to `url` with `headers` added, and decodes the answer; a failure is a
+    /// `FleetClientError` with the HTTP status (0 when the server cannot be reached) and the server's reason.
+    public static func post<Output: SwiftProtobuf.Message>(
+        _ url: String, _ input: some SwiftProtobuf.Message, headers: [(String, String)], http: HTTPClient, as: Output.Type = Output.self
+    ) async throws -> Output {
+        var request = HTTPClientRequest(url: url)
         request.method = .POST
         request.headers.add(name: "content-type", value: "application/protobuf")
         request.headers.add(name: "accept", value: "application/protobuf")
-        for (name, value) in try NodeSignature.sign(with: key).headers { request.headers.add(name: name, value: value) }
+        for (name, value) in headers { request.headers.add(name: name, value: value) }
         request.body = .bytes(ByteBuffer(bytes: try input.serializedBytes() as [UInt8]))
         let response: HTTPClientResponse
         do {
-            response = try await http.execute(request, timeout: .seconds(Self.timeoutSeconds))
+            response = try await http.execute(request, timeout: .seconds(timeoutSeconds))
         } catch {
-            throw FleetClientError(status: 0, detail: "cannot reach the SuperLink at \(baseURL): \(error)")
+            throw FleetClientError(status: 0, detail: "cannot reach \(url): \(error)")
         }
-        let body = try await response.body.collect(upTo: Self.maximumResponseBytes)
+        let body = try await response.body.collect(upTo: maximumResponseBytes)
         guard response.status == .ok else {
             throw FleetClientError(status: Int(response.status.code), detail: String(buffer: body))
         }
         do {
             return try Output(serializedBytes: Array(buffer: body))
         } catch {
-            throw FleetClientError(status: Int(response.status.code), detail: "the SuperLink's \(route) response is not valid protobuf")
+            throw FleetClientError(status: Int(response.status.code), detail: "the response of \(url) is not valid protobuf")
         }
     }
 }

@@ -1,6 +1,5 @@
 public import PollenCore
 import Foundation
-import Synchronization
 
 /// Runs the ClientApp in a process of its own for every message, so that an app that crashes, hangs or runs out
 /// of memory costs one failed reply, never the SuperNode (Flower's `--isolation subprocess`).
@@ -60,34 +59,13 @@ public struct IsolatedClientApp: ClientAppRunner {
         process.standardInput = FileHandle.nullDevice
         process.standardOutput = logHandle
         process.standardError = logHandle
-        let child = ChildProcess()
-        try await withTaskCancellationHandler {
-            let watchdog = Task { [timeLimitSeconds] in
-                try await Task.sleep(for: .seconds(timeLimitSeconds))
-                child.kill(timedOut: true)
-            }
-            defer { watchdog.cancel() }
-            let launched: Result<Void, any Error> = await withCheckedContinuation { exited in
-                process.terminationHandler = { _ in
-                    child.exited()
-                    exited.resume(returning: .success(()))
-                }
-                do {
-                    try process.run()
-                    child.started(process.processIdentifier)
-                } catch {
-                    exited.resume(returning: .failure(error))
-                }
-            }
-            if case .failure(let error) = launched {
-                throw IsolationError("cannot start the ClientApp process '\(executable)': \(error)")
-            }
-            try Task.checkCancellation()
-        } onCancel: {
-            child.kill(timedOut: false)
+        let timedOut: Bool
+        do {
+            timedOut = try await ChildProcess.run(process, timeLimitSeconds: timeLimitSeconds)
+        } catch let error as ChildProcess.LaunchError {
+            throw IsolationError("cannot start the ClientApp process '\(executable)': \(error.underlying)")
         }
-
-        if child.timedOut {
+        if timedOut {
             throw IsolationError("the ClientApp took longer than its time limit of \(timeLimitSeconds) s and was stopped")
         }
         let printed = Self.lastLines(of: log)
@@ -111,8 +89,9 @@ public struct IsolatedClientApp: ClientAppRunner {
         }
     }
 
-    /// The largest reply read back from a child: protobuf's own limit.
-    static let maximumReplyBytes = 2 << 30
+    /// The largest reply read back from a child (16 GiB), so that a runaway child cannot make its SuperNode read
+    /// without end.
+    static let maximumReplyBytes = 16 << 30
 
     /// The last lines the child printed (from its last 4 KiB), for a failure reason.
     private static func lastLines(of path: String) -> String {
@@ -123,58 +102,6 @@ public struct IsolatedClientApp: ClientAppRunner {
         guard let data = try? handle.readToEnd() else { return "" }
         let lines = String(decoding: data, as: UTF8.self).split(separator: "\n").suffix(5)
         return lines.isEmpty ? "" : ": " + lines.joined(separator: " | ")
-    }
-}
-
-/// The child's process id while it runs, shared with the watchdog and the cancellation handler, so that neither
-/// signals a process id the system may have given to another process after the child exited.
-final class ChildProcess: Sendable {
-    private let state = Mutex<(pid: pid_t, timedOut: Bool, finished: Bool, cancelled: Bool)>((0, false, false, false))
-
-    func started(_ pid: pid_t) {
-        let cancelled = state.withLock { state in
-            if !state.finished { state.pid = pid }
-            return state.cancelled
-        }
-        // Cancelled before it started: stop it now.
-        if cancelled { kill(timedOut: false) }
-    }
-    func exited() { state.withLock { $0.pid = 0; $0.finished = true } }
-    var timedOut: Bool { state.withLock { $0.timedOut } }
-
-    /// Kills the child if it still runs, with every process it started (a ClientApp that forked a helper must not
-    /// leave it running, nor keep the child's exit from being noticed).
-    func kill(timedOut: Bool) {
-        state.withLock { state in
-            if !timedOut { state.cancelled = true }
-            guard state.pid > 0 else { return }
-            state.timedOut = timedOut
-            // Stopped first, so that it cannot start another process between the look for its descendants and
-            // the kill.
-            _ = Foundation.kill(state.pid, SIGSTOP)
-            for pid in Self.descendants(of: state.pid) + [state.pid] { _ = Foundation.kill(pid, SIGKILL) }
-        }
-    }
-
-    /// The processes below `root`, from `/proc` (empty where there is no `/proc`).
-    private static func descendants(of root: pid_t) -> [pid_t] {
-        let entries = (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []
-        var children = [pid_t: [pid_t]]()
-        for entry in entries {
-            guard let pid = pid_t(entry), let stat = try? String(contentsOfFile: "/proc/\(entry)/stat", encoding: .utf8),
-                  let afterName = stat.range(of: ") ", options: .backwards)
-            else { continue }
-            // After "pid (name) ": the state, then the parent's pid.
-            let fields = stat[afterName.upperBound...].split(separator: " ")
-            if fields.count > 1, let parent = pid_t(fields[1]) { children[parent, default: []].append(pid) }
-        }
-        var found = [pid_t]()
-        var queue = children[root] ?? []
-        while let pid = queue.popLast() {
-            found.append(pid)
-            queue += children[pid] ?? []
-        }
-        return found
     }
 }
 

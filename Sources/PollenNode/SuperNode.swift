@@ -65,6 +65,21 @@ public struct SuperNode: Sendable {
         guard var node = try await connect() else { return }
         let states = NodeStates()
         let current = CurrentNode(node)
+        await withGracefulShutdownHandler {
+            await serve(from: &node, states: states, current: current)
+        } onGracefulShutdown: { [logger] in
+            logger.info("shutdown requested: pulling no more messages, finishing the one in hand")
+        }
+        logger.info("stopping: deactivating the node", metadata: ["pollen.node.id": "\(node)"])
+        // Sent even when the shutdown's grace ran out and this task is cancelled: the SuperLink must not wait on the node.
+        await Task { [client, node] in
+            _ = try? await client.call("deactivate-node", Flwr_Proto_DeactivateNodeRequest.with { $0.nodeID = node.rawValue },
+                                       as: Flwr_Proto_DeactivateNodeResponse.self)
+        }.value
+    }
+
+    /// Pulls and handles messages until the node is asked to stop, reconnecting (and updating `node`) as needed.
+    private func serve(from node: inout NodeID, states: NodeStates, current: CurrentNode) async {
         await withTaskGroup(of: Void.self) { group in
             group.addTask { await heartbeat(current) }
             var backoff = 0.5
@@ -96,9 +111,6 @@ public struct SuperNode: Sendable {
             }
             group.cancelAll()
         }
-        logger.info("stopping: deactivating the node", metadata: ["pollen.node.id": "\(node)"])
-        _ = try? await client.call("deactivate-node", Flwr_Proto_DeactivateNodeRequest.with { $0.nodeID = node.rawValue },
-                                   as: Flwr_Proto_DeactivateNodeResponse.self)
     }
 
     /// Whether the node was asked to stop: a graceful shutdown, or cancellation.
@@ -189,9 +201,12 @@ public struct SuperNode: Sendable {
         ])
         // The message is confirmed and run; its reply must not be lost to a passing network failure.
         var backoff = 0.5
+        let runtime = Date().timeIntervalSince(started)
         while true {
             do {
-                try await push(reply, node: nodeMessage, runtime: Date().timeIntervalSince(started))
+                // Each attempt is made even when a shutdown's grace ran out meanwhile (a stopped ClientApp's failure
+                // reply included); only the waits between attempts end with the node.
+                try await Task { [reply] in try await push(reply, node: nodeMessage, runtime: runtime) }.value
                 return true
             } catch let error as FleetClientError where error.isTransient && backoff <= configuration.maximumBackoffSeconds {
                 logger.warning("pushing a reply failed; retrying", metadata: ["error": "\(error)", "retry.seconds": "\(backoff)"])

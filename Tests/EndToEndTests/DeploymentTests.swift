@@ -115,7 +115,8 @@ func finalAccuracy(_ output: String) -> Double? {
     }
 
     @Test func requireKnownNodesAdmitsOnlyKeysAnOperatorRegistered() throws {
-        var federation = try Federation.start(options: ["--require-known-nodes"])
+        // Also the one test of a ServerApp inside the SuperLink (`--isolation none`).
+        var federation = try Federation.start(options: ["--require-known-nodes", "--isolation", "none"])
         defer { federation.stop() }
         let key = federation.directory.appendingPathComponent("site0.key").path
         let printed = try PollenProcess.run(["supernode", "--key", key, "--print-public-key", "--insecure"], in: federation.directory)
@@ -170,14 +171,25 @@ func finalAccuracy(_ output: String) -> Double? {
         var federation = try Federation.start()
         defer { federation.stop() }
         for site in 0..<2 { try federation.addNode(csv: "site\(site).csv") }
-        let transfer = try federation.submit(["model-parameters=4000000", "num-server-rounds=1"], app: "model-transfer")
-        try federation.nodes[0].waitFor("received a message")
-        federation.nodes[0].terminate()
+        let transfer = try federation.submit(["model-parameters=16000000", "num-server-rounds=1"], app: "model-transfer")
+        // The message is in hand for certain: its ClientApp process is frozen while the node gets SIGTERM.
+        let deadline = Date().addingTimeInterval(60)
+        var clientApp: Int32?
+        while clientApp == nil, Date() < deadline, transfer.isRunning {
+            clientApp = federation.nodes[0].children.first { $0.commandLine.contains("clientapp") }?.pid
+            usleep(2_000)
+        }
+        let frozen = try #require(clientApp, "node 0's ClientApp process was never seen:\n\(federation.nodes[0].printed)")
+        kill(frozen, SIGSTOP)
+        kill(federation.nodes[0].pid, SIGTERM)
+        try federation.nodes[0].waitFor("shutdown requested")
+        kill(frozen, SIGCONT)
         #expect(try federation.nodes[0].waitForExit() == 0, "\(federation.nodes[0].printed)")
         let nodeLog = federation.nodes[0].printed
+        let requested = try #require(nodeLog.range(of: "shutdown requested"), "\(nodeLog)")
         let handled = try #require(nodeLog.range(of: "handled a message"), "\(nodeLog)")
         let stopping = try #require(nodeLog.range(of: "stopping: deactivating the node"), "\(nodeLog)")
-        #expect(handled.lowerBound < stopping.lowerBound)
+        #expect(requested.lowerBound < handled.lowerBound && handled.lowerBound < stopping.lowerBound, "\(nodeLog)")
         #expect(try transfer.waitForExit() == 0, "\(transfer.printed)")
         #expect(transfer.printed.contains("2 replies, 0 failed"), "\(transfer.printed)")
         let listing = try PollenProcess.run(["nodes", "--superlink", federation.address] + federation.connection, in: federation.directory)
@@ -192,6 +204,25 @@ func finalAccuracy(_ output: String) -> Double? {
         defer { restarted.superLink.terminate() }
         let runs = try PollenProcess.run(["ls", "--superlink", restarted.address] + restarted.connection, in: federation.directory)
         #expect(runs.standardOutput.contains("shut down while this run was running"), "\(runs.standardOutput)")
+    }
+
+    /// Each run's ServerApp is a process of its own: one that dies fails its run with the reason, and the SuperLink
+    /// and its nodes serve the next run.
+    @Test func aServerAppProcessThatDiesFailsItsRunAndTheSuperLinkKeepsServing() throws {
+        var federation = try Federation.start()
+        defer { federation.stop() }
+        for site in 0..<2 { try federation.addNode(csv: "site\(site).csv") }
+        let doomed = try federation.submit(["num-server-rounds=200"])
+        try doomed.waitFor(#"\n    1 "#)
+        let serverApps = federation.superLink.children.filter { $0.commandLine.contains("serverapp") }
+        #expect(serverApps.count == 1, "\(federation.superLink.children)")
+        for serverApp in serverApps { kill(serverApp.pid, SIGKILL) }
+        #expect(try doomed.waitForExit() != 0)
+        #expect(doomed.printed.contains("the ServerApp process crashed with signal 9"), "\(doomed.printed)")
+        #expect(federation.superLink.isRunning)
+        let next = try federation.submit(["num-server-rounds=2"])
+        #expect(try next.waitForExit() == 0, "\(next.printed)")
+        #expect(federation.superLink.children.allSatisfy { !$0.commandLine.contains("serverapp") }, "a finished run's ServerApp process is gone")
     }
 
     @Test func aSuperLinkKilledMidRunFailsThatRunWithAReasonAndLosesNothingElse() throws {

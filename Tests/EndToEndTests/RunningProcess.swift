@@ -31,6 +31,22 @@ final class RunningProcess: Sendable {
 
     var isRunning: Bool { process.isRunning }
 
+    var pid: Int32 { process.processIdentifier }
+
+    /// The processes this one started, with their command lines, from `/proc`.
+    var children: [(pid: Int32, commandLine: String)] {
+        let pid = process.processIdentifier
+        let entries = (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []
+        return entries.compactMap { entry in
+            guard let child = Int32(entry), let stat = try? String(contentsOfFile: "/proc/\(entry)/stat", encoding: .utf8),
+                  let afterName = stat.range(of: ") ", options: .backwards),
+                  stat[afterName.upperBound...].split(separator: " ").dropFirst().first == Substring(String(pid)),
+                  let commandLine = try? String(contentsOfFile: "/proc/\(entry)/cmdline", encoding: .utf8)
+            else { return nil }
+            return (child, commandLine.replacingOccurrences(of: "\0", with: " "))
+        }
+    }
+
     /// Waits until the output matches `pattern` (a regular expression) and returns the first match.
     @discardableResult
     func waitFor(_ pattern: String, timeoutSeconds: Double = 60) throws -> String {

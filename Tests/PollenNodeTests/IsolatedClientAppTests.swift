@@ -23,12 +23,30 @@ import Testing
     }
 
     @Test func aChildPastItsTimeLimitIsStoppedWithWhatItStarted() async {
-        // The child starts a process that would leave a mark a minute later; both must be killed, not waited for.
-        let mark = FileManager.default.temporaryDirectory.appendingPathComponent("left-behind-\(UUID().uuidString)").path
-        defer { try? FileManager.default.removeItem(atPath: mark) }
-        let reply = await reply(from: "(sleep 60; touch '\(mark)') & wait", timeLimit: 1)
+        // The child starts a process that would leave a mark a minute later, and records its pid; both must be
+        // killed, not waited for.
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("left-behind-\(UUID().uuidString)").path
+        let (mark, pidFile) = (folder + ".mark", folder + ".pid")
+        defer { for path in [mark, pidFile] { try? FileManager.default.removeItem(atPath: path) } }
+        let reply = await reply(from: "(sleep 60; touch '\(mark)') & echo $! > '\(pidFile)'; wait", timeLimit: 1)
         #expect(reply.error?.reason.contains("time limit of 1.0 s") == true, "\(reply.error?.reason ?? "")")
         #expect(!FileManager.default.fileExists(atPath: mark), "a process the ClientApp started outlived it")
+        // On a machine loaded enough to stop the shell before it wrote the pid, there is no pid to look for.
+        if let recorded = try? String(contentsOfFile: pidFile, encoding: .utf8), let pid = pid_t(recorded.trimmingCharacters(in: .whitespacesAndNewlines)) {
+            #expect(await Self.ends(pid), "the process the ClientApp started (pid \(pid)) still runs")
+        }
+    }
+
+    /// Whether `pid` ends within a few seconds: no such process, or one that died and waits to be reaped.
+    static func ends(_ pid: pid_t) async -> Bool {
+        for _ in 0..<100 {
+            guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
+                  let afterName = stat.range(of: ") ", options: .backwards) else { return true }
+            let state = stat[afterName.upperBound...].prefix(1)
+            if state == "Z" || state == "X" { return true }
+            try? await Task.sleep(for: .milliseconds(50))
+        }
+        return false
     }
 
     @Test func aChildThatExitsWithoutAReplyIsAFailedReply() async {

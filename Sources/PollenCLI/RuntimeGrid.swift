@@ -1,0 +1,126 @@
+import AsyncHTTPClient
+import Foundation
+import PollenCore
+import PollenLink
+import PollenNode
+import PollenWire
+import SwiftProtobuf
+
+/// A ServerApp process's side of the SuperLink's app runtime API: protobuf calls carrying the run's token.
+struct RuntimeClient: Sendable {
+    /// `http://127.0.0.1:PORT`.
+    let baseURL: String
+    let token: String
+    let http: HTTPClient
+
+    func call<Output: SwiftProtobuf.Message>(_ route: String, _ input: some SwiftProtobuf.Message, as: Output.Type = Output.self) async throws -> Output {
+        try await FleetClient.post("\(baseURL)/v1/runtime/\(route)", input, headers: [(RuntimeRoutes.tokenHeader, token)], http: http)
+    }
+}
+
+/// The `Grid` of a ServerApp in a process of its own: messages and their objects go to the SuperLink through the
+/// app runtime API, and replies come back the same way, once all of their objects have arrived there.
+struct RuntimeGrid: Grid {
+    let runID: RunID
+    let client: RuntimeClient
+    /// Seconds between looks for replies.
+    var pollSeconds = 0.05
+    /// Objects sent or fetched at once.
+    static let objectsInFlight = 4
+
+    func nodeIDs() async throws -> [NodeID] {
+        try await client.call("get-nodes", Flwr_Proto_GetNodesRequest(), as: Flwr_Proto_GetNodesResponse.self).nodes.map { NodeID($0.nodeID) }
+    }
+
+    func sendAndReceive(_ messages: [PollenCore.Message], timeoutSeconds: Double) async throws -> [PollenCore.Message] {
+        let stamped = ReplyCollector.instructions(messages, run: runID)
+        let encoded = try MessageCodec.encode(stamped)
+        let pushed = try await client.call("push-messages", Flwr_Proto_PushAppMessagesRequest.with {
+            $0.messagesList = encoded.map { message in .with { $0.metadata = message.message.metadata.proto; $0.content = .init() } }
+            $0.messageObjectTrees = encoded.map(\.tree.proto)
+        }, as: Flwr_Proto_PushAppMessagesResponse.self)
+        var byID = [String: FlowerObject]()
+        for message in encoded { for object in message.objects { byID[object.id.rawValue] = object } }
+        try await forEachInFlight(pushed.objectsToPush.compactMap { byID[$0] }) { object in
+            _ = try await client.call("push-object", Flwr_Proto_PushObjectRequest.with {
+                $0.runID = runID.rawValue
+                $0.objectID = object.id.rawValue
+                $0.objectContent = Data(object.bytes)
+            }, as: Flwr_Proto_PushObjectResponse.self)
+        }
+
+        let instructions = encoded.map(\.message.metadata.messageID)
+        return try await ReplyCollector.collect(instructions, run: runID, timeoutSeconds: timeoutSeconds, pollSeconds: pollSeconds) { pending in
+            let pulled = try await client.call("pull-messages", Flwr_Proto_PullAppMessagesRequest.with {
+                $0.messageIds = pending.map(\.rawValue)
+            }, as: Flwr_Proto_PullAppMessagesResponse.self)
+            let trees = Dictionary(pulled.messageObjectTrees.compactMap { try? ObjectTree(proto: $0) }.map { ($0.id.rawValue, $0) }) { first, _ in first }
+            var taken = [(instruction: MessageID, reply: PollenCore.Message)]()
+            for proto in pulled.messagesList {
+                let metadata = PollenCore.Message.Metadata(proto: proto.metadata)
+                guard let instruction = metadata.replyTo else { continue }
+                let error = proto.hasError ? MessageError(proto: proto.error) : nil
+                taken.append((instruction, await read(metadata, error: error, tree: trees[metadata.messageID.rawValue])))
+            }
+            return taken
+        }
+    }
+
+    /// The full reply, or a failure reply saying why it could not be read: one node's bad reply never fails a round.
+    private func read(_ metadata: PollenCore.Message.Metadata, error: MessageError?, tree: ObjectTree?) async -> PollenCore.Message {
+        if let error { return PollenCore.Message(metadata: metadata, body: .error(error)) }
+        do {
+            guard let tree else { throw RuntimeGridError( "the reply has no object tree") }
+            let objects = Mutex<[ObjectID: FlowerObject]>([:])
+            try await forEachInFlight(tree.postOrder) { id in
+                let response = try await client.call("pull-object", Flwr_Proto_PullObjectRequest.with {
+                    $0.runID = runID.rawValue
+                    $0.objectID = id.rawValue
+                }, as: Flwr_Proto_PullObjectResponse.self)
+                guard response.objectAvailable else { throw RuntimeGridError( "object \(id) of the reply is not at the SuperLink") }
+                let object = try FlowerObject(validating: [UInt8](response.objectContent), expectedID: id)
+                objects.withLock { $0[id] = object }
+            }
+            let decoded = try objects.withLock { fetched in try MessageCodec.decode(root: tree.id) { fetched[$0] } }
+            _ = try await client.call("confirm-message-received", Flwr_Proto_ConfirmMessageReceivedRequest.with {
+                $0.runID = runID.rawValue
+                $0.messageObjectID = tree.id.rawValue
+            }, as: Flwr_Proto_ConfirmMessageReceivedResponse.self)
+            // The metadata the SuperLink checked (sender, run, instruction) is the truth; the objects must agree.
+            guard decoded.metadata.source == metadata.source, decoded.metadata.runID == metadata.runID,
+                  decoded.metadata.replyTo == metadata.replyTo
+            else {
+                throw RuntimeGridError( "its objects name another sender, run or instruction than its metadata")
+            }
+            return decoded
+        } catch {
+            return PollenCore.Message(metadata: metadata, body: .error(MessageError(
+                code: .clientAppRaisedException, reason: "the node's reply could not be read: \(error)"
+            )))
+        }
+    }
+
+    /// Runs `body` on every item, `objectsInFlight` at a time.
+    private func forEachInFlight<Item: Sendable>(_ items: [Item], _ body: @escaping @Sendable (Item) async throws -> Void) async throws {
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            var inFlight = 0
+            for item in items {
+                if inFlight == Self.objectsInFlight {
+                    try await group.next()
+                    inFlight -= 1
+                }
+                group.addTask { try await body(item) }
+                inFlight += 1
+            }
+            try await group.waitForAll()
+        }
+    }
+}
+
+import Synchronization
+
+/// Why a reply could not be read through the runtime API.
+struct RuntimeGridError: Error, CustomStringConvertible {
+    let description: String
+    init(_ description: String) { self.description = description }
+}

@@ -1,0 +1,54 @@
+public import PollenCore
+import Foundation
+
+/// How a SuperLink-side grid stamps the instructions it sends and waits for the replies to the instructions it sent: it takes what has arrived,
+/// `pollSeconds` apart, until every instruction has its reply or `timeoutSeconds` have passed, when each missing
+/// reply becomes a failure saying so. Replies come back in the instructions' order.
+public enum ReplyCollector {
+    /// Collects the replies to `instructions`; `take` returns the replies available now to those still pending, each
+    /// with the instruction it answers.
+    public static func collect(
+        _ instructions: [MessageID], run: RunID, timeoutSeconds: Double, pollSeconds: Double,
+        take: ([MessageID]) async throws -> [(instruction: MessageID, reply: Message)]
+    ) async throws -> [Message] {
+        var pending = instructions
+        let order = Dictionary(uniqueKeysWithValues: instructions.enumerated().map { ($1, $0) })
+        var replies = [(Int, Message)]()
+        let deadline = Date().addingTimeInterval(timeoutSeconds)
+        while !pending.isEmpty {
+            try Task.checkCancellation()
+            for (instruction, reply) in try await take(pending) where pending.contains(instruction) {
+                pending.removeAll { $0 == instruction }
+                replies.append((order[instruction] ?? 0, reply))
+            }
+            guard !pending.isEmpty else { break }
+            guard Date() < deadline else {
+                replies += pending.map { (order[$0] ?? 0, timeoutReply(to: $0, run: run, timeoutSeconds: timeoutSeconds)) }
+                break
+            }
+            try await Task.sleep(for: .seconds(pollSeconds))
+        }
+        return replies.sorted { $0.0 < $1.0 }.map(\.1)
+    }
+
+    /// `messages` as instructions of `run`, from the SuperLink, created now.
+    public static func instructions(_ messages: [Message], run: RunID) -> [Message] {
+        let now = Date().timeIntervalSince1970
+        return messages.map { message in
+            var message = message
+            message.metadata.runID = run
+            message.metadata.source = .superLink
+            message.metadata.createdAt = now
+            return message
+        }
+    }
+
+    /// The failure reply standing in for a reply to `instruction` that did not come within `timeoutSeconds`.
+    static func timeoutReply(to instruction: MessageID, run: RunID, timeoutSeconds: Double) -> Message {
+        let error = MessageError(code: .replyMessageUnavailable, reason: "no reply within \(Int(timeoutSeconds)) s")
+        var failed = Message(content: RecordDict(), destination: .superLink, type: .train).reply(error: error)
+        failed.metadata.replyTo = instruction
+        failed.metadata.runID = run
+        return failed
+    }
+}

@@ -1,0 +1,196 @@
+public import PollenCore
+public import PollenStore
+public import PollenWire
+import Foundation
+import SwiftProtobuf
+
+/// The app runtime API's logic (Flower 1.42's `/v1/runtime/*`, the ServerApp's side): the process the SuperLink
+/// starts for a run reads the run, sends instructions and collects replies through it, over the same link state
+/// and object store the Fleet API serves nodes from. Every call is already tied to its run by the caller's token.
+public struct RuntimeHandlers: Sendable {
+    public let state: any LinkState
+    public let objects: any ObjectStore
+    /// The tokens of the ServerApp processes running now.
+    public let tokens: RunTokens
+    private let waiting = WaitingReplies()
+    private let now: @Sendable () -> Double
+
+    /// The runtime API over the state, objects and clock the Fleet API of `fleet` serves.
+    public init(fleet: FleetHandlers, tokens: RunTokens = RunTokens()) {
+        state = fleet.state
+        objects = fleet.objects
+        now = fleet.now
+        self.tokens = tokens
+    }
+
+    /// The run and its configuration.
+    public func pullTaskInput(_ request: Flwr_Proto_PullTaskInputRequest, run: RunID) async throws -> Flwr_Proto_PullTaskInputResponse {
+        guard let info = try await state.run(run) else { throw FleetError.notFound("run \(run) does not exist") }
+        let proto = info.proto
+        return .with {
+            $0.run = proto
+            $0.context = .with { context in
+                context.runID = run.rawValue
+                context.runConfig = proto.overrideConfig
+            }
+        }
+    }
+
+    /// The nodes online now.
+    public func getNodes(_ request: Flwr_Proto_GetNodesRequest, run: RunID) async throws -> Flwr_Proto_GetNodesResponse {
+        let nodes = try await state.onlineNodes(now: now())
+        return .with { $0.nodes = nodes.map { node in .with { $0.nodeID = node.rawValue; $0.status = "online" } } }
+    }
+
+    /// Stores instructions for nodes; answers with the objects the SuperLink still lacks, which the ServerApp then
+    /// pushes (objects shared by several instructions are asked for once).
+    public func pushMessages(_ request: Flwr_Proto_PushAppMessagesRequest, run: RunID) async throws -> Flwr_Proto_PushAppMessagesResponse {
+        try await requireRunning(run)
+        guard request.messagesList.count == request.messageObjectTrees.count else {
+            throw FleetError.badRequest("\(request.messagesList.count) messages but \(request.messageObjectTrees.count) object trees")
+        }
+        var response = Flwr_Proto_PushAppMessagesResponse()
+        var asked = Set<ObjectID>()
+        for (message, treeProto) in zip(request.messagesList, request.messageObjectTrees) {
+            let metadata = Message.Metadata(proto: message.metadata)
+            let tree: ObjectTree
+            do { tree = try ObjectTree(proto: treeProto) } catch { throw FleetError.badRequest("\(error)") }
+            guard tree.id.rawValue == metadata.messageID.rawValue else {
+                throw FleetError.badRequest("message \(metadata.messageID) does not match its object tree's root \(tree.id)")
+            }
+            guard metadata.runID == run else {
+                throw FleetError.forbidden("a message of run \(metadata.runID) cannot be sent with the token of run \(run)")
+            }
+            guard metadata.source == .superLink, metadata.destination != .superLink else {
+                throw FleetError.badRequest("an instruction goes from the SuperLink to a node")
+            }
+            for id in try await objects.preregister(runID: run, tree: tree) where asked.insert(id).inserted {
+                response.objectsToPush.append(id.rawValue)
+            }
+            try await state.storeInstruction(LinkMessage(metadata: metadata, tree: tree))
+            response.messageIds.append(metadata.messageID.rawValue)
+        }
+        return response
+    }
+
+    /// Stores one object of the run's instructions.
+    public func pushObject(_ request: Flwr_Proto_PushObjectRequest, run: RunID) async throws -> Flwr_Proto_PushObjectResponse {
+        try await requireRunning(run)
+        let object: FlowerObject
+        do { object = try FlowerObject(validating: [UInt8](request.objectContent), expectedID: ObjectID(request.objectID)) } catch {
+            throw FleetError.badRequest("\(error)")
+        }
+        guard try await objects.get(object.id, inRun: run) != .unknown else {
+            throw FleetError.forbidden("object \(object.id) belongs to no message of run \(run)")
+        }
+        let stored = try await objects.put(object)
+        return .with { $0.stored = stored }
+    }
+
+    /// The replies to `message_ids` that are complete: every object arrived, or a failure. A reply whose sender went
+    /// offline before pushing all of its objects becomes a failure reply saying so.
+    public func pullMessages(_ request: Flwr_Proto_PullAppMessagesRequest, run: RunID) async throws -> Flwr_Proto_PullAppMessagesResponse {
+        try await requireRunning(run)
+        let instructions = request.messageIds.map { MessageID($0) }
+        await waiting.add(try await state.takeReplies(to: instructions, now: now()), run: run)
+        var response = Flwr_Proto_PullAppMessagesResponse()
+        for reply in await waiting.replies(to: instructions, run: run) {
+            guard let ready = try await complete(reply) else { continue }
+            await waiting.remove(reply, run: run)
+            response.messagesList.append(.with {
+                $0.metadata = ready.metadata.proto
+                if let error = ready.error { $0.error = error.proto } else { $0.content = Flwr_Proto_RecordDict() }
+            })
+            if ready.error == nil, let tree = ready.tree { response.messageObjectTrees.append(tree.proto) }
+        }
+        return response
+    }
+
+    /// `reply` once it can be read, a failure in its place if it never will be, or `nil` while its objects arrive.
+    private func complete(_ reply: LinkMessage) async throws -> LinkMessage? {
+        guard reply.error == nil, let tree = reply.tree else { return reply }
+        var missing = false
+        for id in tree.postOrder {
+            if case .available = try await objects.get(id) { continue }
+            missing = true
+            break
+        }
+        guard missing else { return reply }
+        // A node that died between pushing its reply and its objects will never send them.
+        guard try await state.node(reply.metadata.source, now: now())?.status != .online else { return nil }
+        try await objects.delete(tree.id)
+        return LinkMessage(metadata: reply.metadata, tree: nil, error: MessageError(
+            code: .clientAppRaisedException,
+            reason: "the node's reply could not be read: node \(reply.metadata.source) went offline before pushing all of its reply's objects"
+        ))
+    }
+
+    /// One object of the run's messages.
+    public func pullObject(_ request: Flwr_Proto_PullObjectRequest, run: RunID) async throws -> Flwr_Proto_PullObjectResponse {
+        return Flwr_Proto_PullObjectResponse(try await objects.get(ObjectID(request.objectID), inRun: run))
+    }
+
+    /// The ServerApp has read a reply: its objects go, unless another message still refers to them.
+    public func confirmMessageReceived(
+        _ request: Flwr_Proto_ConfirmMessageReceivedRequest, run: RunID
+    ) async throws -> Flwr_Proto_ConfirmMessageReceivedResponse {
+        let id = ObjectID(request.messageObjectID)
+        guard try await objects.get(id, inRun: run) != .unknown else {
+            throw FleetError.forbidden("message \(id) is not a message of run \(run)")
+        }
+        try await objects.delete(id)
+        return .init()
+    }
+
+    /// Lines for the run's log.
+    public func pushLogs(_ request: Flwr_Proto_PushLogsRequest, run: RunID) async throws -> Flwr_Proto_PushLogsResponse {
+        for line in request.logs { try await state.appendLog(run: run, line: line, now: now()) }
+        return .init()
+    }
+
+    /// How the run ended, as the ServerApp saw it; a run stopped meanwhile stays stopped.
+    public func pushTaskOutput(_ request: Flwr_Proto_PushTaskOutputRequest, run: RunID) async throws -> Flwr_Proto_PushTaskOutputResponse {
+        guard ["completed", "failed"].contains(request.subStatus) else {
+            throw FleetError.badRequest("a run ends 'completed' or 'failed', not '\(request.subStatus)'")
+        }
+        if try await state.run(run)?.status == .running {
+            if request.subStatus == "failed" { try await state.appendLog(run: run, line: "run failed: \(request.details)", now: now()) }
+            try await state.setRunStatus(run, to: .finished(request.subStatus, details: request.details))
+        }
+        return .init()
+    }
+
+    /// Forgets what is kept for `run` once its ServerApp process has ended.
+    public func end(_ run: RunID) async {
+        await tokens.revoke(run)
+        await waiting.forget(run)
+    }
+
+    private func requireRunning(_ run: RunID) async throws {
+        guard let info = try await state.run(run), info.status == .running else {
+            throw FleetError.runNotRunning(String(run.rawValue))
+        }
+    }
+}
+
+/// Replies taken from the link state whose objects have not all arrived yet, per run.
+actor WaitingReplies {
+    private var replies: [RunID: [MessageID: LinkMessage]] = [:]
+
+    func add(_ taken: [LinkMessage], run: RunID) {
+        for reply in taken {
+            guard let instruction = reply.metadata.replyTo else { continue }
+            replies[run, default: [:]][instruction] = reply
+        }
+    }
+
+    func replies(to instructions: [MessageID], run: RunID) -> [LinkMessage] {
+        instructions.compactMap { replies[run]?[$0] }
+    }
+
+    func remove(_ reply: LinkMessage, run: RunID) {
+        if let instruction = reply.metadata.replyTo { replies[run]?[instruction] = nil }
+    }
+
+    func forget(_ run: RunID) { replies[run] = nil }
+}

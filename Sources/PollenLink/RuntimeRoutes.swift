@@ -1,0 +1,42 @@
+public import Hummingbird
+import HTTPTypes
+import PollenCore
+import PollenWire
+import SwiftProtobuf
+
+/// The app runtime API's HTTP edge: `POST /v1/runtime/<rpc>` with a protobuf body and the run's token in the
+/// `flwr-task-token` header (Flower 1.42's names). The SuperLink serves it on a loopback port of its own, for the
+/// ServerApp processes it starts.
+public enum RuntimeRoutes {
+    /// The header carrying a ServerApp process's token.
+    public static let tokenHeader = "flwr-task-token"
+
+    /// Adds the runtime routes to `router`.
+    public static func add(
+        to router: Router<BasicRequestContext>, handlers: RuntimeHandlers, maximumBodyBytes: Int = FleetRoutes.defaultMaximumBodyBytes
+    ) {
+        func route<Input: SwiftProtobuf.Message, Output: SwiftProtobuf.Message>(
+            _ name: String, _ handler: @escaping @Sendable (RuntimeHandlers) -> (Input, RunID) async throws -> Output
+        ) {
+            router.post("/v1/runtime/\(name)") { request, _ -> Response in
+                try await FleetRoutes.respond(request, route: name, maximumBodyBytes: maximumBodyBytes, authenticate: { request in
+                    guard let token = request.headers[HTTPField.Name(tokenHeader)!], let run = await handlers.tokens.run(for: token) else {
+                        throw FleetError.unauthenticated("the request lacks a valid \(tokenHeader) header: only the ServerApp process of a running run may call the runtime API")
+                    }
+                    return run
+                }) { (input: Input, run: RunID) in
+                    try await handler(handlers)(input, run)
+                }
+            }
+        }
+        route("pull-task-input", RuntimeHandlers.pullTaskInput)
+        route("get-nodes", RuntimeHandlers.getNodes)
+        route("push-messages", RuntimeHandlers.pushMessages)
+        route("push-object", RuntimeHandlers.pushObject)
+        route("pull-messages", RuntimeHandlers.pullMessages)
+        route("pull-object", RuntimeHandlers.pullObject)
+        route("confirm-message-received", RuntimeHandlers.confirmMessageReceived)
+        route("push-logs", RuntimeHandlers.pushLogs)
+        route("push-task-output", RuntimeHandlers.pushTaskOutput)
+    }
+}

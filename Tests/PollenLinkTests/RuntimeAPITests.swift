@@ -1,0 +1,92 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+import HummingbirdTesting
+import PollenCore
+import PollenLink
+import PollenStore
+import PollenWire
+import SwiftProtobuf
+import Testing
+
+/// The app runtime API a ServerApp process uses: every call needs its run's token, and a token opens its own run
+/// only.
+@Suite struct RuntimeAPITests {
+    func call<Output: SwiftProtobuf.Message>(
+        _ client: some TestClientProtocol, _ route: String, _ input: some SwiftProtobuf.Message, token: String?,
+        expecting: Output.Type = Output.self
+    ) async throws -> Call<Output> {
+        var headers = HTTPFields()
+        headers[.contentType] = "application/protobuf"
+        if let token { headers[HTTPField.Name(RuntimeRoutes.tokenHeader)!] = token }
+        let body = ByteBuffer(bytes: try input.serializedBytes() as [UInt8])
+        return try await client.execute(uri: "/v1/runtime/\(route)", method: .post, headers: headers, body: body) { response in
+            let output = response.status == .ok ? try Output(serializedBytes: Array(buffer: response.body)) : nil
+            return Call(status: response.status, output: output, reason: String(buffer: response.body))
+        }
+    }
+
+    @Test func aTokenOpensItsOwnRunOnlyAndEndsWithIt() async throws {
+        let fleet = try SuperLink.handlers(configuration: SuperLinkConfiguration(databasePath: SQLiteDatabase.inMemoryPath))
+        let handlers = RuntimeHandlers(fleet: fleet)
+        let router = Router()
+        router.add(middleware: FleetErrorMiddleware())
+        RuntimeRoutes.add(to: router, handlers: handlers)
+        let app = Application(router: router)
+        let now = Date().timeIntervalSince1970
+        let mine = try await fleet.state.createRun(config: ["app": "model-transfer"], now: now)
+        let other = try await fleet.state.createRun(config: [:], now: now)
+        for run in [mine, other] { try await fleet.state.setRunStatus(run, to: .running) }
+        let token = await handlers.tokens.issue(for: mine)
+
+        try await app.test(.router) { client in
+            typealias Input = Flwr_Proto_PullTaskInputResponse
+            let anonymous: Call<Input> = try await call(client, "pull-task-input", Flwr_Proto_PullTaskInputRequest(), token: nil)
+            #expect(anonymous.status == .unauthorized && anonymous.reason.contains(RuntimeRoutes.tokenHeader), "\(anonymous.reason)")
+            let forged: Call<Input> = try await call(client, "pull-task-input", Flwr_Proto_PullTaskInputRequest(), token: String(repeating: "0", count: 64))
+            #expect(forged.status == .unauthorized)
+
+            let input: Call<Input> = try await call(client, "pull-task-input", Flwr_Proto_PullTaskInputRequest(), token: token)
+            #expect(input.output?.run.runID == mine.rawValue)
+            #expect(UserConfigProto.decode(input.output?.run.overrideConfig ?? [:])["app"] == .string("model-transfer"))
+
+            // A message for another run is refused, and so is an object no message of the run refers to.
+            var instruction = Message(content: ["config": .config(["k": 1])], destination: NodeID(7), type: .train)
+            instruction.metadata.runID = other
+            instruction.metadata.source = .superLink
+            let encoded = try MessageCodec.encode(instruction)
+            let elsewhere: Call<Flwr_Proto_PushAppMessagesResponse> = try await call(client, "push-messages", Flwr_Proto_PushAppMessagesRequest.with {
+                $0.messagesList = [.with { $0.metadata = encoded.message.metadata.proto; $0.content = .init() }]
+                $0.messageObjectTrees = [encoded.tree.proto]
+            }, token: token)
+            #expect(elsewhere.status == .forbidden, "\(elsewhere.reason)")
+            let stray: Call<Flwr_Proto_PushObjectResponse> = try await call(client, "push-object", Flwr_Proto_PushObjectRequest.with {
+                $0.runID = mine.rawValue
+                $0.objectID = encoded.objects[0].id.rawValue
+                $0.objectContent = Data(encoded.objects[0].bytes)
+            }, token: token)
+            #expect(stray.status == .forbidden, "\(stray.reason)")
+
+            // The run's own instruction is stored, and its objects are asked for.
+            instruction.metadata.runID = mine
+            let own = try MessageCodec.encode(instruction)
+            let pushed: Call<Flwr_Proto_PushAppMessagesResponse> = try await call(client, "push-messages", Flwr_Proto_PushAppMessagesRequest.with {
+                $0.messagesList = [.with { $0.metadata = own.message.metadata.proto; $0.content = .init() }]
+                $0.messageObjectTrees = [own.tree.proto]
+            }, token: token)
+            #expect(pushed.output?.messageIds == [own.root.rawValue])
+            #expect(pushed.output?.objectsToPush == own.tree.postOrder.map(\.rawValue))
+
+            // A ServerApp reports its run's end once; the run's token then opens nothing.
+            let output: Call<Flwr_Proto_PushTaskOutputResponse> = try await call(client, "push-task-output", Flwr_Proto_PushTaskOutputRequest.with {
+                $0.subStatus = "completed"
+                $0.details = "done"
+            }, token: token)
+            #expect(output.status == .ok)
+            #expect(try await fleet.state.run(mine)?.status == .finished("completed", details: "done"))
+            await handlers.end(mine)
+            let after: Call<Input> = try await call(client, "pull-task-input", Flwr_Proto_PullTaskInputRequest(), token: token)
+            #expect(after.status == .unauthorized)
+        }
+    }
+}
