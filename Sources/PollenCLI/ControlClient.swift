@@ -36,7 +36,8 @@ struct ConnectionOptions: ParsableArguments {
     var connection: String?
     @Option(help: "The SuperLink's HOST:PORT (without --connection, the connections file is not read; default 127.0.0.1:9092).")
     var superlink: String?
-    @Flag(help: "Connect over plain HTTP instead of HTTPS.") var insecure = false
+    @Flag(inversion: .prefixedNo, help: "Connect over plain HTTP instead of HTTPS (--no-insecure: HTTPS even if the connection says insecure).")
+    var insecure: Bool?
     @Option(help: "A PEM file of the CA certificates to trust for the SuperLink (default: the system's).") var rootCertificates: String?
     @Option(help: "A PEM certificate to present to a SuperLink that requires client certificates.") var clientCertificate: String?
     @Option(help: "The PEM private key of --client-certificate.") var clientKey: String?
@@ -55,7 +56,7 @@ struct ConnectionOptions: ParsableArguments {
             }
         }
         if let superlink { resolved.address = superlink }
-        if insecure { resolved.insecure = true }
+        if let insecure { resolved.insecure = insecure }
         if let rootCertificates { resolved.rootCertificates = rootCertificates }
         if let clientCertificate { resolved.clientCertificate = clientCertificate }
         if let clientKey { resolved.clientKey = clientKey }

@@ -105,7 +105,22 @@ struct RunLauncher: Service {
             // In the environment, not the arguments: other users of the machine can list arguments.
             process.environment = ProcessInfo.processInfo.environment.merging([ServerAppCommand.tokenVariable: token]) { $1 }
             process.standardInput = FileHandle.nullDevice
-            _ = try await ChildProcess.run(process, timeLimitSeconds: nil)
+            // The process ends by itself, or is killed once its run is no longer running (stopped by the researcher).
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                group.addTask { _ = try await ChildProcess.run(process, timeLimitSeconds: nil) }
+                group.addTask { [state = handlers.state, pollSeconds] in
+                    while (try? await state.run(run.id))?.status == .running { try await Task.sleep(for: .seconds(pollSeconds)) }
+                }
+                do {
+                    try await group.next()
+                } catch is CancellationError where !Task.isCancelled {
+                    // The watcher's cancellation of the process after the run stopped: not a shutdown.
+                }
+                group.cancelAll()
+                while !group.isEmpty {
+                    do { try await group.next() } catch is CancellationError where !Task.isCancelled {}
+                }
+            }
             await runtimeHandlers.end(run.id)
         } catch let error as ChildProcess.LaunchError {
             await runtimeHandlers.end(run.id)

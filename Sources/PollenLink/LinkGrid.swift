@@ -42,7 +42,7 @@ public struct LinkGrid: Grid {
                 throw LinkGridError(message: "run \(runID) is \(run.status): \(run.status.details)")
             }
             var taken = [(instruction: MessageID, reply: Message)]()
-            for reply in try await state.takeReplies(to: pending, now: Date().timeIntervalSince1970) {
+            for reply in try await state.takeReplies(to: pending, run: runID, now: Date().timeIntervalSince1970) {
                 guard let instruction = reply.metadata.replyTo else { continue }
                 taken.append((instruction, await message(from: reply, deadline: deadline)))
             }
@@ -71,21 +71,18 @@ public struct LinkGrid: Grid {
             return Message(metadata: reply.metadata, body: .error(MessageError(code: .unknown, reason: "the reply has no content")))
         }
         // The node pushes its objects right after the reply; wait for the last of them.
-        while true {
-            var missing = false
-            for id in tree.postOrder {
-                if case .available = try await objects.get(id) { continue }
-                missing = true
-                break
-            }
-            if !missing { break }
+        while try await !objects.hasBytes(of: tree.postOrder) {
             guard Date() < deadline else {
                 throw LinkGridError(message: "the reply's objects did not all arrive in time")
             }
-            // A node that died between pushing its reply and its objects will never send them.
+            // A node that died between pushing its reply and its objects will never send them (looked at again after
+            // the node is seen offline: it may have pushed its last object just before deactivating).
             let sender = try await state.node(reply.metadata.source, now: Date().timeIntervalSince1970)
-            guard sender?.status == .online else {
-                throw LinkGridError(message: "node \(reply.metadata.source) went offline before pushing all of its reply's objects")
+            if sender?.status != .online {
+                guard try await objects.hasBytes(of: tree.postOrder) else {
+                    throw LinkGridError(message: "node \(reply.metadata.source) went offline before pushing all of its reply's objects")
+                }
+                break
             }
             try await Task.sleep(for: .seconds(pollSeconds))
         }

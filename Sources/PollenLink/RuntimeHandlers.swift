@@ -38,6 +38,7 @@ public struct RuntimeHandlers: Sendable {
 
     /// The nodes online now.
     public func getNodes(_ request: Flwr_Proto_GetNodesRequest, run: RunID) async throws -> Flwr_Proto_GetNodesResponse {
+        try await requireRunning(run)
         let nodes = try await state.onlineNodes(now: now())
         return .with { $0.nodes = nodes.map { node in .with { $0.nodeID = node.rawValue; $0.status = "online" } } }
     }
@@ -49,8 +50,8 @@ public struct RuntimeHandlers: Sendable {
         guard request.messagesList.count == request.messageObjectTrees.count else {
             throw FleetError.badRequest("\(request.messagesList.count) messages but \(request.messageObjectTrees.count) object trees")
         }
-        var response = Flwr_Proto_PushAppMessagesResponse()
-        var asked = Set<ObjectID>()
+        // Every message is checked before any is stored: a call stores all of them or none.
+        var checked: [(metadata: PollenCore.Message.Metadata, tree: ObjectTree)] = []
         for (message, treeProto) in zip(request.messagesList, request.messageObjectTrees) {
             let metadata = Message.Metadata(proto: message.metadata)
             let tree: ObjectTree
@@ -64,6 +65,11 @@ public struct RuntimeHandlers: Sendable {
             guard metadata.source == .superLink, metadata.destination != .superLink else {
                 throw FleetError.badRequest("an instruction goes from the SuperLink to a node")
             }
+            checked.append((metadata, tree))
+        }
+        var response = Flwr_Proto_PushAppMessagesResponse()
+        var asked = Set<ObjectID>()
+        for (metadata, tree) in checked {
             for id in try await objects.preregister(runID: run, tree: tree) where asked.insert(id).inserted {
                 response.objectsToPush.append(id.rawValue)
             }
@@ -88,20 +94,25 @@ public struct RuntimeHandlers: Sendable {
     }
 
     /// The replies to `message_ids` that are complete: every object arrived, or a failure. A reply whose sender went
-    /// offline before pushing all of its objects becomes a failure reply saying so.
+    /// offline before pushing all of its objects becomes a failure reply saying so. A reply with content is kept
+    /// (and asked for again if its answer was lost) until the ServerApp confirms it has read it.
     public func pullMessages(_ request: Flwr_Proto_PullAppMessagesRequest, run: RunID) async throws -> Flwr_Proto_PullAppMessagesResponse {
         try await requireRunning(run)
         let instructions = request.messageIds.map { MessageID($0) }
-        await waiting.add(try await state.takeReplies(to: instructions, now: now()), run: run)
+        await waiting.add(try await state.takeReplies(to: instructions, run: run, now: now()), run: run)
         var response = Flwr_Proto_PullAppMessagesResponse()
         for reply in await waiting.replies(to: instructions, run: run) {
             guard let ready = try await complete(reply) else { continue }
-            await waiting.remove(reply, run: run)
             response.messagesList.append(.with {
                 $0.metadata = ready.metadata.proto
                 if let error = ready.error { $0.error = error.proto } else { $0.content = Flwr_Proto_RecordDict() }
             })
-            if ready.error == nil, let tree = ready.tree { response.messageObjectTrees.append(tree.proto) }
+            if ready.error == nil, let tree = ready.tree {
+                response.messageObjectTrees.append(tree.proto)
+            } else {
+                // A failure has nothing to read; it is delivered once.
+                await waiting.remove(answering: reply.metadata.replyTo, run: run)
+            }
         }
         return response
     }
@@ -109,15 +120,11 @@ public struct RuntimeHandlers: Sendable {
     /// `reply` once it can be read, a failure in its place if it never will be, or `nil` while its objects arrive.
     private func complete(_ reply: LinkMessage) async throws -> LinkMessage? {
         guard reply.error == nil, let tree = reply.tree else { return reply }
-        var missing = false
-        for id in tree.postOrder {
-            if case .available = try await objects.get(id) { continue }
-            missing = true
-            break
-        }
-        guard missing else { return reply }
-        // A node that died between pushing its reply and its objects will never send them.
+        if try await objects.hasBytes(of: tree.postOrder) { return reply }
+        // A node that died between pushing its reply and its objects will never send them (looked at again after the
+        // node is seen offline: it may have pushed its last object just before deactivating).
         guard try await state.node(reply.metadata.source, now: now())?.status != .online else { return nil }
+        if try await objects.hasBytes(of: tree.postOrder) { return reply }
         try await objects.delete(tree.id)
         return LinkMessage(metadata: reply.metadata, tree: nil, error: MessageError(
             code: .clientAppRaisedException,
@@ -135,8 +142,8 @@ public struct RuntimeHandlers: Sendable {
         _ request: Flwr_Proto_ConfirmMessageReceivedRequest, run: RunID
     ) async throws -> Flwr_Proto_ConfirmMessageReceivedResponse {
         let id = ObjectID(request.messageObjectID)
-        guard try await objects.get(id, inRun: run) != .unknown else {
-            throw FleetError.forbidden("message \(id) is not a message of run \(run)")
+        guard await waiting.removeReply(id, run: run) else {
+            throw FleetError.forbidden("message \(id) is not a reply this run's ServerApp was given")
         }
         try await objects.delete(id)
         return .init()
@@ -144,6 +151,7 @@ public struct RuntimeHandlers: Sendable {
 
     /// Lines for the run's log.
     public func pushLogs(_ request: Flwr_Proto_PushLogsRequest, run: RunID) async throws -> Flwr_Proto_PushLogsResponse {
+        try await requireRunning(run)
         for line in request.logs { try await state.appendLog(run: run, line: line, now: now()) }
         return .init()
     }
@@ -173,12 +181,12 @@ public struct RuntimeHandlers: Sendable {
     }
 }
 
-/// Replies taken from the link state whose objects have not all arrived yet, per run.
+/// Replies taken from the link state and not yet read by the ServerApp, per run and by the instruction they answer.
 actor WaitingReplies {
     private var replies: [RunID: [MessageID: LinkMessage]] = [:]
 
     func add(_ taken: [LinkMessage], run: RunID) {
-        for reply in taken {
+        for reply in taken where reply.metadata.runID == run {
             guard let instruction = reply.metadata.replyTo else { continue }
             replies[run, default: [:]][instruction] = reply
         }
@@ -188,8 +196,15 @@ actor WaitingReplies {
         instructions.compactMap { replies[run]?[$0] }
     }
 
-    func remove(_ reply: LinkMessage, run: RunID) {
-        if let instruction = reply.metadata.replyTo { replies[run]?[instruction] = nil }
+    func remove(answering instruction: MessageID?, run: RunID) {
+        if let instruction { replies[run]?[instruction] = nil }
+    }
+
+    /// Removes the reply whose content is the object `root`; false when the run has no such reply.
+    func removeReply(_ root: ObjectID, run: RunID) -> Bool {
+        guard let (instruction, _) = replies[run]?.first(where: { $0.value.tree?.id == root }) else { return false }
+        replies[run]?[instruction] = nil
+        return true
     }
 
     func forget(_ run: RunID) { replies[run] = nil }

@@ -175,6 +175,13 @@ public struct SuperNode: Sendable {
         let runID = header.metadata.runID
         let objects = try await pullObjects(tree.postOrder, node: nodeMessage, runID: runID)
         let instruction = try MessageCodec.decode(root: tree.id) { objects[$0] }
+        // The header is what the SuperLink checked; the objects must say the same, or the message is not run.
+        let pulledMetadata = PollenCore.Message.Metadata(proto: header.metadata)
+        guard instruction.metadata.runID == pulledMetadata.runID, instruction.metadata.destination == node,
+              instruction.metadata.source == pulledMetadata.source
+        else {
+            throw FleetClientError(status: 400, detail: "message \(tree.id) names another run, sender or destination in its objects than in its header")
+        }
         logger.info("received a message", metadata: ["pollen.run.id": "\(runID)", "message.type": "\(instruction.metadata.type)"])
         // Everything the ClientApp needs is fetched before the message is confirmed (and so deleted upstream).
         let runConfig = try await runConfig(runID, node: nodeMessage, states: states)
@@ -260,8 +267,9 @@ public struct SuperNode: Sendable {
             guard response.objectFound else {
                 throw FleetClientError(status: 404, detail: "object \(id) of a pulled message is unknown to the SuperLink")
             }
+            // Its sender is still uploading it (a ServerApp stores an instruction before its objects).
             try await Task.sleep(for: .seconds(wait))
-            wait = min(wait * 2, 10)
+            wait = min(wait * 2, 1)
         }
     }
 

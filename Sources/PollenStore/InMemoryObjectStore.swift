@@ -42,6 +42,10 @@ public actor InMemoryObjectStore: ObjectStore {
         return entry.object.map(ObjectState.available) ?? .pending
     }
 
+    public func hasBytes(of ids: [ObjectID]) -> Bool {
+        ids.allSatisfy { entries[$0]?.object != nil }
+    }
+
     public func get(_ id: ObjectID, inRun runID: RunID) -> ObjectState {
         guard entries[id]?.runs.contains(runID) == true else { return .unknown }
         return get(id)

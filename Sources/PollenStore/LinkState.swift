@@ -115,9 +115,9 @@ public protocol LinkState: Sendable {
     func takeInstructions(for node: NodeID, limit: Int, now: Double) async throws -> [LinkMessage]
     /// Stores a reply to a delivered instruction; false if there is no such instruction or it has a reply.
     func storeReply(_ message: LinkMessage, now: Double) async throws -> Bool
-    /// The replies to `instructions` that are ready, with failure replies made up for instructions that expired
-    /// or whose node went offline; each returned instruction and its reply are removed.
-    func takeReplies(to instructions: [MessageID], now: Double) async throws -> [LinkMessage]
+    /// The replies to those of `instructions` that belong to `run` and are ready, with failure replies made up for
+    /// instructions that expired or whose node went offline; each returned instruction and its reply are removed.
+    func takeReplies(to instructions: [MessageID], run: RunID, now: Double) async throws -> [LinkMessage]
 
     /// Appends a line to a run's log.
     func appendLog(run: RunID, line: String, now: Double) async throws

@@ -264,12 +264,13 @@ public struct SQLiteLinkState: LinkState {
         }
     }
 
-    public func takeReplies(to instructions: [MessageID], now: Double) async throws -> [LinkMessage] {
+    public func takeReplies(to instructions: [MessageID], run: RunID, now: Double) async throws -> [LinkMessage] {
         let found = try await database.writer.write { db -> [ReplyRow] in
             var found = [ReplyRow]()
             for id in instructions {
                 guard let instruction = try Row.fetchOne(
-                    db, sql: "SELECT metadata, destination, expires_at FROM instruction WHERE id = ?", arguments: [id.rawValue]
+                    db, sql: "SELECT metadata, destination, expires_at FROM instruction WHERE id = ? AND run_id = ?",
+                    arguments: [id.rawValue, Int64(bitPattern: run.rawValue)]
                 ) else { continue }
                 if let reply = try Row.fetchOne(db, sql: "SELECT message, tree FROM reply WHERE reply_to = ?", arguments: [id.rawValue]) {
                     found.append(ReplyRow(instruction: instruction["metadata"], reply: reply["message"], tree: reply["tree"], failure: nil))

@@ -51,6 +51,14 @@ public struct SQLiteObjectStore: ObjectStore {
         try await fetch(id, sql: "SELECT content FROM object WHERE id = ?", arguments: [id.rawValue])
     }
 
+    public func hasBytes(of ids: [ObjectID]) async throws -> Bool {
+        try await database.writer.read { db in
+            try ids.allSatisfy { id in
+                try Bool.fetchOne(db, sql: "SELECT content IS NOT NULL FROM object WHERE id = ?", arguments: [id.rawValue]) ?? false
+            }
+        }
+    }
+
     public func get(_ id: ObjectID, inRun runID: RunID) async throws -> ObjectState {
         try await fetch(id, sql: """
             SELECT content FROM object JOIN run_object ON run_object.object_id = object.id

@@ -222,7 +222,28 @@ func finalAccuracy(_ output: String) -> Double? {
         #expect(federation.superLink.isRunning)
         let next = try federation.submit(["num-server-rounds=2"])
         #expect(try next.waitForExit() == 0, "\(next.printed)")
-        #expect(federation.superLink.children.allSatisfy { !$0.commandLine.contains("serverapp") }, "a finished run's ServerApp process is gone")
+        #expect(serverAppsEnd(federation), "a finished run's ServerApp process is gone")
+
+        // A run the researcher stops has its ServerApp process stopped too.
+        let stopped = try federation.submit(["num-server-rounds=200"])
+        defer { stopped.kill() }
+        let runID = try #require(try stopped.waitFor(#"run [0-9]+ submitted"#).split(separator: " ").dropFirst().first.map(String.init))
+        try stopped.waitFor(#"\n    1 "#)
+        let stop = try PollenProcess.run(["stop", runID, "--superlink", federation.address] + federation.connection, in: federation.directory)
+        #expect(stop.status == 0, "\(stop.standardError)")
+        #expect(serverAppsEnd(federation), "a stopped run's ServerApp process is gone")
+        let listing = try PollenProcess.run(["ls", "--superlink", federation.address] + federation.connection, in: federation.directory)
+        #expect(listing.standardOutput.contains("stopped by the researcher"), "\(listing.standardOutput)")
+    }
+
+    /// Whether the SuperLink's ServerApp processes end within a minute (they exit, or are killed, after their run).
+    func serverAppsEnd(_ federation: Federation) -> Bool {
+        let deadline = Date().addingTimeInterval(60)
+        while Date() < deadline {
+            if federation.superLink.children.allSatisfy({ !$0.commandLine.contains("serverapp") }) { return true }
+            usleep(50_000)
+        }
+        return false
     }
 
     @Test func aSuperLinkKilledMidRunFailsThatRunWithAReasonAndLosesNothingElse() throws {

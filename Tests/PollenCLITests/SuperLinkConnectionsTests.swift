@@ -49,6 +49,8 @@ import Testing
         // Flags override what the connection says.
         let overridden = try ConnectionOptions.parse(["--connection", "network", "--root-certificates", "other.pem"]).resolved(environment: environment)
         #expect(overridden.rootCertificates == "other.pem" && overridden.address == "link.example.org:9092")
+        let secured = try ConnectionOptions.parse(["--no-insecure"]).resolved(environment: environment)
+        #expect(secured.address == "127.0.0.1:9092" && !secured.insecure)
         // An address alone means the flags alone: the default connection's settings belong to another SuperLink.
         let explicit = try ConnectionOptions.parse(["--superlink", "10.0.0.5:9092"]).resolved(environment: environment)
         #expect(explicit == SuperLinkConnection(address: "10.0.0.5:9092"))

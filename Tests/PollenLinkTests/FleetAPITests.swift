@@ -147,7 +147,7 @@ func connect(_ node: TestNode, _ client: some TestClientProtocol) async throws -
                 }, as: node, expecting: Flwr_Proto_PushObjectResponse.self)
                 #expect(stored.output?.stored == true)
             }
-            let replies = try await handlers.state.takeReplies(to: [encoded.message.metadata.messageID], now: Date().timeIntervalSince1970)
+            let replies = try await handlers.state.takeReplies(to: [encoded.message.metadata.messageID], run: run, now: Date().timeIntervalSince1970)
             #expect(replies.first?.metadata.messageID.rawValue == replyObjects.root.rawValue)
         }
     }

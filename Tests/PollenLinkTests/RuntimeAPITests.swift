@@ -77,6 +77,27 @@ import Testing
             #expect(pushed.output?.messageIds == [own.root.rawValue])
             #expect(pushed.output?.objectsToPush == own.tree.postOrder.map(\.rawValue))
 
+            // Another run's token takes none of this run's replies, reads none of its objects, confirms nothing.
+            let otherToken = await handlers.tokens.issue(for: other)
+            let stolen: Call<Flwr_Proto_PullAppMessagesResponse> = try await call(client, "pull-messages", Flwr_Proto_PullAppMessagesRequest.with {
+                $0.messageIds = [own.root.rawValue]
+            }, token: otherToken)
+            #expect(stolen.output?.messagesList.isEmpty == true)
+            let peeked: Call<Flwr_Proto_PullObjectResponse> = try await call(client, "pull-object", Flwr_Proto_PullObjectRequest.with {
+                $0.runID = mine.rawValue
+                $0.objectID = own.root.rawValue
+            }, token: otherToken)
+            #expect(peeked.output?.objectFound == false)
+            let confirmed: Call<Flwr_Proto_ConfirmMessageReceivedResponse> = try await call(client, "confirm-message-received", Flwr_Proto_ConfirmMessageReceivedRequest.with {
+                $0.messageObjectID = own.root.rawValue
+            }, token: otherToken)
+            #expect(confirmed.status == .forbidden)
+            // The instruction is still this run's to answer for: node 7 is unknown, so its own token learns so.
+            let answered: Call<Flwr_Proto_PullAppMessagesResponse> = try await call(client, "pull-messages", Flwr_Proto_PullAppMessagesRequest.with {
+                $0.messageIds = [own.root.rawValue]
+            }, token: token)
+            #expect(answered.output?.messagesList.map { $0.metadata.replyToMessageID } == [own.root.rawValue])
+
             // A ServerApp reports its run's end once; the run's token then opens nothing.
             let output: Call<Flwr_Proto_PushTaskOutputResponse> = try await call(client, "push-task-output", Flwr_Proto_PushTaskOutputRequest.with {
                 $0.subStatus = "completed"

@@ -78,7 +78,7 @@ func instruction(run: RunID, node: NodeID, now: Double, ttl: Double = 60) throws
         let pulled = try await state.takeInstructions(for: node, limit: 1, now: 2)
         #expect(pulled == [sent])
         #expect(try await state.takeInstructions(for: node, limit: 1, now: 3) == [])
-        #expect(try await state.takeReplies(to: [sent.metadata.messageID], now: 4) == [])
+        #expect(try await state.takeReplies(to: [sent.metadata.messageID], run: run, now: 4) == [])
 
         var reply = Message(metadata: sent.metadata, body: .content(RecordDict())).reply(content: ["metrics": .metrics(["num-examples": 5])])
         reply.metadata.createdAt = 5
@@ -90,8 +90,11 @@ func instruction(run: RunID, node: NodeID, now: Double, ttl: Double = 60) throws
         #expect(try await state.storeReply(impostor, now: 5) == false)
         #expect(try await state.storeReply(stored, now: 5))
         #expect(try await state.storeReply(stored, now: 5) == false)
-        #expect(try await state.takeReplies(to: [sent.metadata.messageID], now: 6) == [stored])
-        #expect(try await state.takeReplies(to: [sent.metadata.messageID], now: 7) == [])
+        // Another run's replies are not taken, nor touched.
+        let otherRun = try await state.createRun(config: [:], now: 6)
+        #expect(try await state.takeReplies(to: [sent.metadata.messageID], run: otherRun, now: 6) == [])
+        #expect(try await state.takeReplies(to: [sent.metadata.messageID], run: run, now: 6) == [stored])
+        #expect(try await state.takeReplies(to: [sent.metadata.messageID], run: run, now: 7) == [])
     }
 
     @Test(arguments: StoreKind.allCases)
@@ -105,11 +108,11 @@ func instruction(run: RunID, node: NodeID, now: Double, ttl: Double = 60) throws
         try await state.storeInstruction(expiring)
         try await state.storeInstruction(waiting)
         #expect(try await state.takeInstructions(for: node, limit: 5, now: 20) == [waiting])
-        let expired = try await state.takeReplies(to: [expiring.metadata.messageID], now: 20)
+        let expired = try await state.takeReplies(to: [expiring.metadata.messageID], run: run, now: 20)
         #expect(expired.first?.error?.code == .messageUnavailable)
         #expect(expired.first?.metadata.replyTo == expiring.metadata.messageID)
         // The node's heartbeats stop: its pending instruction fails with a stated reason.
-        let offline = try await state.takeReplies(to: [waiting.metadata.messageID], now: 100)
+        let offline = try await state.takeReplies(to: [waiting.metadata.messageID], run: run, now: 100)
         #expect(offline.first?.error?.code == .nodeUnavailable)
         #expect(offline.first?.error?.reason.contains("offline") == true)
     }

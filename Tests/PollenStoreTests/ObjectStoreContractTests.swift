@@ -62,6 +62,8 @@ func broadcast() throws -> (first: EncodedMessage, second: EncodedMessage) {
         #expect(try await store.get(first.objects[0].id, inRun: RunID(1)) == .available(first.objects[0]))
         #expect(try await store.get(first.root, inRun: RunID(1)) == .pending)
         #expect(try await store.get(first.objects[0].id, inRun: RunID(2)) == .unknown)
+        #expect(try await store.hasBytes(of: [first.objects[0].id]))
+        #expect(try await store.hasBytes(of: [first.objects[0].id, first.root]) == false)
     }
 
     @Test(arguments: StoreKind.allCases)
