@@ -33,7 +33,7 @@ struct RuntimeGrid: Grid {
     }
 
     func sendAndReceive(_ messages: [PollenCore.Message], timeoutSeconds: Double) async throws -> [PollenCore.Message] {
-        let stamped = ReplyCollector.instructions(messages, run: runID)
+        let stamped = ReplyCollector.instructions(messages, run: runID, timeoutSeconds: timeoutSeconds)
         let encoded = try MessageCodec.encode(stamped)
         let pushed = try await client.call("push-messages", Flwr_Proto_PushAppMessagesRequest.with {
             $0.messagesList = encoded.map { message in .with { $0.metadata = message.message.metadata.proto; $0.content = .init() } }

@@ -28,7 +28,7 @@ public struct LinkGrid: Grid {
 
     public func sendAndReceive(_ messages: [Message], timeoutSeconds: Double) async throws -> [Message] {
         var pending = [MessageID]()
-        let stamped = ReplyCollector.instructions(messages, run: runID)
+        let stamped = ReplyCollector.instructions(messages, run: runID, timeoutSeconds: timeoutSeconds)
         for encoded in try MessageCodec.encode(stamped) {
             _ = try await objects.preregister(runID: runID, tree: encoded.tree)
             for object in encoded.objects { _ = try await objects.put(object) }

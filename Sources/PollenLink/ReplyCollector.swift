@@ -31,14 +31,16 @@ public enum ReplyCollector {
         return replies.sorted { $0.0 < $1.0 }.map(\.1)
     }
 
-    /// `messages` as instructions of `run`, from the SuperLink, created now.
-    public static func instructions(_ messages: [Message], run: RunID) -> [Message] {
+    /// `messages` as instructions of `run`, from the SuperLink, created now, living no longer than the
+    /// `timeoutSeconds` their sender waits for replies: an instruction nobody waits for any more is not delivered.
+    public static func instructions(_ messages: [Message], run: RunID, timeoutSeconds: Double) -> [Message] {
         let now = Date().timeIntervalSince1970
         return messages.map { message in
             var message = message
             message.metadata.runID = run
             message.metadata.source = .superLink
             message.metadata.createdAt = now
+            message.metadata.ttlSeconds = min(message.metadata.ttlSeconds, max(timeoutSeconds, 1))
             return message
         }
     }

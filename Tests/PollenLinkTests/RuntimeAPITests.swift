@@ -111,3 +111,21 @@ import Testing
         }
     }
 }
+
+/// What a SuperLink-side grid does with an instruction nobody waits for any more.
+@Suite struct ReplyTimeoutTests {
+    @Test func anInstructionPastItsRoundsTimeoutIsNoLongerDelivered() async throws {
+        let fleet = try SuperLink.handlers(configuration: SuperLinkConfiguration(databasePath: SQLiteDatabase.inMemoryPath))
+        let now = Date().timeIntervalSince1970
+        let node = try await fleet.state.registerNode(publicKey: Array("node".utf8), now: now)
+        _ = try await fleet.state.activateNode(publicKey: Array("node".utf8), heartbeatInterval: 600, now: now)
+        let run = try await fleet.state.createRun(config: [:], now: now)
+        try await fleet.state.setRunStatus(run, to: .running)
+        let grid = LinkGrid(runID: run, state: fleet.state, objects: fleet.objects)
+        let replies = try await grid.sendAndReceive([Message(content: [:], destination: node, type: .train)], timeoutSeconds: 1)
+        // A failure either way: the instruction expired with the round's timeout, or the round stopped waiting.
+        #expect([.messageUnavailable, .replyMessageUnavailable].contains(replies.first?.error?.code))
+        // The node comes for it after the round gave up on it: there is nothing to run.
+        #expect(try await fleet.state.takeInstructions(for: node, limit: 5, now: Date().timeIntervalSince1970 + 0.5) == [])
+    }
+}
