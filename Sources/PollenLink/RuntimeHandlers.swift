@@ -132,9 +132,11 @@ public struct RuntimeHandlers: Sendable {
         ))
     }
 
-    /// One object of the run's messages.
+    /// One object of a reply this run's ServerApp was given: the only objects it has to read.
     public func pullObject(_ request: Flwr_Proto_PullObjectRequest, run: RunID) async throws -> Flwr_Proto_PullObjectResponse {
-        return Flwr_Proto_PullObjectResponse(try await objects.get(ObjectID(request.objectID), inRun: run))
+        let id = ObjectID(request.objectID)
+        guard await waiting.holds(id, run: run) else { return .init() }
+        return Flwr_Proto_PullObjectResponse(try await objects.get(id, inRun: run))
     }
 
     /// The ServerApp has read a reply: its objects go, unless another message still refers to them.
@@ -205,6 +207,11 @@ actor WaitingReplies {
         guard let (instruction, _) = replies[run]?.first(where: { $0.value.tree?.id == root }) else { return false }
         replies[run]?[instruction] = nil
         return true
+    }
+
+    /// Whether `id` is an object of one of the run's replies.
+    func holds(_ id: ObjectID, run: RunID) -> Bool {
+        replies[run]?.values.contains { $0.tree?.postOrder.contains(id) == true } ?? false
     }
 
     func forget(_ run: RunID) { replies[run] = nil }

@@ -77,6 +77,13 @@ import Testing
             #expect(pushed.output?.messageIds == [own.root.rawValue])
             #expect(pushed.output?.objectsToPush == own.tree.postOrder.map(\.rawValue))
 
+            // Listing an object in an instruction opens nothing: a ServerApp reads only the replies it was given.
+            let claimed: Call<Flwr_Proto_PullObjectResponse> = try await call(client, "pull-object", Flwr_Proto_PullObjectRequest.with {
+                $0.runID = mine.rawValue
+                $0.objectID = own.objects[0].id.rawValue
+            }, token: token)
+            #expect(claimed.output?.objectFound == false)
+
             // Another run's token takes none of this run's replies, reads none of its objects, confirms nothing.
             let otherToken = await handlers.tokens.issue(for: other)
             let stolen: Call<Flwr_Proto_PullAppMessagesResponse> = try await call(client, "pull-messages", Flwr_Proto_PullAppMessagesRequest.with {
