@@ -19,7 +19,12 @@ final class RunningProcess: Sendable {
         let output = self.output
         pipe.fileHandleForReading.readabilityHandler = { handle in
             let data = handle.availableData
-            if !data.isEmpty { output.append(String(decoding: data, as: UTF8.self)) }
+            if data.isEmpty {
+                handle.readabilityHandler = nil
+                output.close()
+            } else {
+                output.append(String(decoding: data, as: UTF8.self))
+            }
         }
         try process.run()
     }
@@ -54,7 +59,7 @@ final class RunningProcess: Sendable {
         while Date() < deadline {
             let text = printed
             if let range = text.range(of: pattern, options: .regularExpression) { return String(text[range]) }
-            if !process.isRunning, printed.range(of: pattern, options: .regularExpression) == nil {
+            if !process.isRunning, output.isClosed, printed.range(of: pattern, options: .regularExpression) == nil {
                 throw TestFailure("pollen \(process.arguments ?? []) exited (\(process.terminationStatus)) before printing /\(pattern)/:\n\(printed)")
             }
             usleep(50_000)
@@ -69,7 +74,9 @@ final class RunningProcess: Sendable {
             guard Date() < deadline else { throw TestFailure("pollen \(process.arguments ?? []) still runs after \(Int(timeoutSeconds)) s:\n\(printed)") }
             usleep(50_000)
         }
-        usleep(100_000) // the last output
+        // Everything it printed: read until the pipe closes (later, if a process it started still holds it open).
+        let drained = Date().addingTimeInterval(10)
+        while !output.isClosed, Date() < drained { usleep(10_000) }
         return process.terminationStatus
     }
 
@@ -93,7 +100,9 @@ struct TestFailure: Error, CustomStringConvertible {
 
 /// Text appended from a reader thread.
 final class OutputBuffer: Sendable {
-    private let storage = Mutex("")
-    func append(_ text: String) { storage.withLock { $0 += text } }
-    var text: String { storage.withLock { $0 } }
+    private let storage = Mutex((text: "", closed: false))
+    func append(_ text: String) { storage.withLock { $0.text += text } }
+    func close() { storage.withLock { $0.closed = true } }
+    var text: String { storage.withLock { $0.text } }
+    var isClosed: Bool { storage.withLock { $0.closed } }
 }
