@@ -41,8 +41,8 @@ struct RuntimeGrid: Grid {
         }, as: Flwr_Proto_PushAppMessagesResponse.self)
         var byID = [String: FlowerObject]()
         for message in encoded { for object in message.objects { byID[object.id.rawValue] = object } }
-        try await forEachInFlight(pushed.objectsToPush.compactMap { byID[$0] }) { object in
-            _ = try await client.call("push-object", Flwr_Proto_PushObjectRequest.with {
+        _ = try await concurrentMap(pushed.objectsToPush.compactMap { byID[$0] }, atMost: Self.objectsInFlight) { object in
+            try await client.call("push-object", Flwr_Proto_PushObjectRequest.with {
                 $0.runID = runID.rawValue
                 $0.objectID = object.id.rawValue
                 $0.objectContent = Data(object.bytes)
@@ -70,18 +70,17 @@ struct RuntimeGrid: Grid {
     private func read(_ metadata: PollenCore.Message.Metadata, error: MessageError?, tree: ObjectTree?) async -> PollenCore.Message {
         if let error { return PollenCore.Message(metadata: metadata, body: .error(error)) }
         do {
-            guard let tree else { throw RuntimeGridError( "the reply has no object tree") }
-            let objects = Mutex<[ObjectID: FlowerObject]>([:])
-            try await forEachInFlight(tree.postOrder) { id in
+            guard let tree else { throw RuntimeGridError("the reply has no object tree") }
+            let objects = try await concurrentMap(tree.postOrder, atMost: Self.objectsInFlight) { id in
                 let response = try await client.call("pull-object", Flwr_Proto_PullObjectRequest.with {
                     $0.runID = runID.rawValue
                     $0.objectID = id.rawValue
                 }, as: Flwr_Proto_PullObjectResponse.self)
-                guard response.objectAvailable else { throw RuntimeGridError( "object \(id) of the reply is not at the SuperLink") }
-                let object = try FlowerObject(validating: [UInt8](response.objectContent), expectedID: id)
-                objects.withLock { $0[id] = object }
+                guard response.objectAvailable else { throw RuntimeGridError("object \(id) of the reply is not at the SuperLink") }
+                return try FlowerObject(validating: [UInt8](response.objectContent), expectedID: id)
             }
-            let decoded = try objects.withLock { fetched in try MessageCodec.decode(root: tree.id) { fetched[$0] } }
+            let fetched = Dictionary(objects.map { ($0.id, $0) }) { first, _ in first }
+            let decoded = try MessageCodec.decode(root: tree.id) { fetched[$0] }
             _ = try await client.call("confirm-message-received", Flwr_Proto_ConfirmMessageReceivedRequest.with {
                 $0.runID = runID.rawValue
                 $0.messageObjectID = tree.id.rawValue
@@ -90,7 +89,7 @@ struct RuntimeGrid: Grid {
             guard decoded.metadata.source == metadata.source, decoded.metadata.runID == metadata.runID,
                   decoded.metadata.replyTo == metadata.replyTo
             else {
-                throw RuntimeGridError( "its objects name another sender, run or instruction than its metadata")
+                throw RuntimeGridError("its objects name another sender, run or instruction than its metadata")
             }
             return decoded
         } catch {
@@ -99,25 +98,7 @@ struct RuntimeGrid: Grid {
             )))
         }
     }
-
-    /// Runs `body` on every item, `objectsInFlight` at a time.
-    private func forEachInFlight<Item: Sendable>(_ items: [Item], _ body: @escaping @Sendable (Item) async throws -> Void) async throws {
-        try await withThrowingTaskGroup(of: Void.self) { group in
-            var inFlight = 0
-            for item in items {
-                if inFlight == Self.objectsInFlight {
-                    try await group.next()
-                    inFlight -= 1
-                }
-                group.addTask { try await body(item) }
-                inFlight += 1
-            }
-            try await group.waitForAll()
-        }
-    }
 }
-
-import Synchronization
 
 /// Why a reply could not be read through the runtime API.
 struct RuntimeGridError: Error, CustomStringConvertible {

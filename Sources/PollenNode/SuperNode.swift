@@ -237,20 +237,8 @@ public struct SuperNode: Sendable {
 
     /// Fetches `ids`, `objectsInFlight` at a time.
     private func pullObjects(_ ids: [ObjectID], node: Flwr_Proto_Node, runID: UInt64) async throws -> [ObjectID: FlowerObject] {
-        try await withThrowingTaskGroup(of: FlowerObject.self) { group in
-            var objects = [ObjectID: FlowerObject]()
-            var inFlight = 0
-            for id in ids {
-                if inFlight == Self.objectsInFlight, let object = try await group.next() {
-                    objects[object.id] = object
-                    inFlight -= 1
-                }
-                group.addTask { try await pullObject(id, node: node, runID: runID) }
-                inFlight += 1
-            }
-            for try await object in group { objects[object.id] = object }
-            return objects
-        }
+        let fetched = try await concurrentMap(ids, atMost: Self.objectsInFlight) { id in try await pullObject(id, node: node, runID: runID) }
+        return Dictionary(fetched.map { ($0.id, $0) }) { first, _ in first }
     }
 
     private func pullObject(_ id: ObjectID, node: Flwr_Proto_Node, runID: UInt64) async throws -> FlowerObject {
@@ -286,25 +274,14 @@ public struct SuperNode: Sendable {
         }, as: Flwr_Proto_PushMessagesResponse.self)
         let wanted = Set(response.objectsToPush)
         let runID = reply.metadata.runID.rawValue
-        try await withThrowingTaskGroup(of: Void.self) { group in
-            var inFlight = 0
-            for object in encoded.objects where wanted.contains(object.id.rawValue) {
-                if inFlight == Self.objectsInFlight {
-                    try await group.next()
-                    inFlight -= 1
-                }
-                group.addTask {
-                    _ = try await client.call("push-object", Flwr_Proto_PushObjectRequest.with {
-                        $0.node = node
-                        $0.runID = runID
-                        $0.objectID = object.id.rawValue
-                        $0.objectContent = Data(object.bytes)
-                        $0.sessionID = response.sessionID
-                    }, as: Flwr_Proto_PushObjectResponse.self)
-                }
-                inFlight += 1
-            }
-            try await group.waitForAll()
+        _ = try await concurrentMap(encoded.objects.filter { wanted.contains($0.id.rawValue) }, atMost: Self.objectsInFlight) { object in
+            try await client.call("push-object", Flwr_Proto_PushObjectRequest.with {
+                $0.node = node
+                $0.runID = runID
+                $0.objectID = object.id.rawValue
+                $0.objectContent = Data(object.bytes)
+                $0.sessionID = response.sessionID
+            }, as: Flwr_Proto_PushObjectResponse.self)
         }
     }
 }
