@@ -14,8 +14,9 @@ public struct SuperLinkCommand: AsyncParsableCommand {
         discussion: """
             TLS is on by default (--ssl-certfile, --ssl-keyfile); --insecure serves plain HTTP. State (nodes, runs, \
             messages, objects) lives in a SQLite file (--database), so a SuperLink killed and restarted on the same \
-            file loses nothing it accepted. Every submitted run's ServerApp runs beside the \
-            SuperLink. Stops gracefully on SIGTERM or SIGINT.
+            file loses nothing it accepted. Each run's ServerApp runs in a process of its own, talking to the \
+            SuperLink over the app runtime API on a loopback port (--isolation none: inside the SuperLink). Stops \
+            gracefully on SIGTERM or SIGINT.
             """
     )
 
