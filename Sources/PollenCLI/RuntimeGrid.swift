@@ -71,32 +71,40 @@ struct RuntimeGrid: Grid {
         if let error { return PollenCore.Message(metadata: metadata, body: .error(error)) }
         do {
             guard let tree else { throw RuntimeGridError("the reply has no object tree") }
-            let objects = try await concurrentMap(tree.postOrder, atMost: Self.objectsInFlight) { id in
-                let response = try await client.call("pull-object", Flwr_Proto_PullObjectRequest.with {
-                    $0.runID = runID.rawValue
-                    $0.objectID = id.rawValue
-                }, as: Flwr_Proto_PullObjectResponse.self)
-                guard response.objectAvailable else { throw RuntimeGridError("object \(id) of the reply is not at the SuperLink") }
-                return try FlowerObject(validating: [UInt8](response.objectContent), expectedID: id)
-            }
-            let fetched = Dictionary(objects.map { ($0.id, $0) }) { first, _ in first }
-            let decoded = try MessageCodec.decode(root: tree.id) { fetched[$0] }
+            let decoded: Result<PollenCore.Message, any Error>
+            do { decoded = .success(try await fetch(tree, answering: metadata)) } catch { decoded = .failure(error) }
+            // Read or not, the reply is done with: the SuperLink may free its objects.
             _ = try await client.call("confirm-message-received", Flwr_Proto_ConfirmMessageReceivedRequest.with {
                 $0.runID = runID.rawValue
                 $0.messageObjectID = tree.id.rawValue
             }, as: Flwr_Proto_ConfirmMessageReceivedResponse.self)
-            // The metadata the SuperLink checked (sender, run, instruction) is the truth; the objects must agree.
-            guard decoded.metadata.source == metadata.source, decoded.metadata.runID == metadata.runID,
-                  decoded.metadata.replyTo == metadata.replyTo
-            else {
-                throw RuntimeGridError("its objects name another sender, run or instruction than its metadata")
-            }
-            return decoded
+            return try decoded.get()
         } catch {
             return PollenCore.Message(metadata: metadata, body: .error(MessageError(
                 code: .clientAppRaisedException, reason: "the node's reply could not be read: \(error)"
             )))
         }
+    }
+
+    /// The reply whose objects are `tree`, checked against the `metadata` the SuperLink vouches for.
+    private func fetch(_ tree: ObjectTree, answering metadata: PollenCore.Message.Metadata) async throws -> PollenCore.Message {
+        let objects = try await concurrentMap(tree.postOrder, atMost: Self.objectsInFlight) { id in
+            let response = try await client.call("pull-object", Flwr_Proto_PullObjectRequest.with {
+                $0.runID = runID.rawValue
+                $0.objectID = id.rawValue
+            }, as: Flwr_Proto_PullObjectResponse.self)
+            guard response.objectAvailable else { throw RuntimeGridError("object \(id) of the reply is not at the SuperLink") }
+            return try FlowerObject(validating: [UInt8](response.objectContent), expectedID: id)
+        }
+        let fetched = Dictionary(objects.map { ($0.id, $0) }) { first, _ in first }
+        let decoded = try MessageCodec.decode(root: tree.id) { fetched[$0] }
+        // The metadata the SuperLink checked (sender, run, instruction) is the truth; the objects must agree.
+        guard decoded.metadata.source == metadata.source, decoded.metadata.runID == metadata.runID,
+              decoded.metadata.replyTo == metadata.replyTo
+        else {
+            throw RuntimeGridError("its objects name another sender, run or instruction than its metadata")
+        }
+        return decoded
     }
 }
 

@@ -100,7 +100,7 @@ public struct FleetHandlers: Sendable {
             guard metadata.source == node, metadata.destination == .superLink else {
                 throw FleetError.forbidden("a reply must come from its sender (\(node)) and go to the SuperLink")
             }
-            try await requireRunning(metadata.runID)
+            try await state.requireRunning(metadata.runID)
             var tree: ObjectTree?
             if !message.hasError {
                 guard index < request.messageObjectTrees.count else {
@@ -141,7 +141,7 @@ public struct FleetHandlers: Sendable {
 
     public func pushObject(_ request: Flwr_Proto_PushObjectRequest, caller: [UInt8]) async throws -> Flwr_Proto_PushObjectResponse {
         try await requireOwner(NodeID(request.node.nodeID), caller)
-        try await requireRunning(RunID(request.runID))
+        try await state.requireRunning(RunID(request.runID))
         let object: FlowerObject
         do {
             object = try FlowerObject(validating: [UInt8](request.objectContent), expectedID: ObjectID(request.objectID))
@@ -154,7 +154,7 @@ public struct FleetHandlers: Sendable {
 
     public func pullObject(_ request: Flwr_Proto_PullObjectRequest, caller: [UInt8]) async throws -> Flwr_Proto_PullObjectResponse {
         try await requireOwner(NodeID(request.node.nodeID), caller)
-        try await requireRunning(RunID(request.runID))
+        try await state.requireRunning(RunID(request.runID))
         // Only objects of the run named: an id from one run opens nothing in another.
         return Flwr_Proto_PullObjectResponse(try await objects.get(ObjectID(request.objectID), inRun: RunID(request.runID)))
     }
@@ -180,12 +180,6 @@ public struct FleetHandlers: Sendable {
     }
 
     /// The caller's key must be the key `node` registered: a node can act only as itself.
-    /// Refuses work on a run that is not running (finished, stopped or unknown).
-    private func requireRunning(_ run: RunID) async throws {
-        guard let info = try await state.run(run), info.status == .running else {
-            throw FleetError.runNotRunning(String(run.rawValue))
-        }
-    }
 
     private func requireOwner(_ node: NodeID, _ caller: [UInt8]) async throws {
         guard let info = try await state.node(node, now: now()), info.publicKey == caller, info.status != .unregistered else {
@@ -218,6 +212,15 @@ extension Flwr_Proto_PullObjectResponse {
         if case .available(let object) = state {
             objectAvailable = true
             objectContent = Data(object.bytes)
+        }
+    }
+}
+
+extension LinkState {
+    /// Refuses work on a run that is not running (finished, stopped or unknown).
+    func requireRunning(_ run: RunID) async throws {
+        guard let info = try await self.run(run), info.status == .running else {
+            throw FleetError.runNotRunning(String(run.rawValue))
         }
     }
 }

@@ -38,7 +38,7 @@ public struct RuntimeHandlers: Sendable {
 
     /// The nodes online now.
     public func getNodes(_ request: Flwr_Proto_GetNodesRequest, run: RunID) async throws -> Flwr_Proto_GetNodesResponse {
-        try await requireRunning(run)
+        try await state.requireRunning(run)
         let nodes = try await state.onlineNodes(now: now())
         return .with { $0.nodes = nodes.map { node in .with { $0.nodeID = node.rawValue; $0.status = "online" } } }
     }
@@ -46,7 +46,7 @@ public struct RuntimeHandlers: Sendable {
     /// Stores instructions for nodes; answers with the objects the SuperLink still lacks, which the ServerApp then
     /// pushes (objects shared by several instructions are asked for once).
     public func pushMessages(_ request: Flwr_Proto_PushAppMessagesRequest, run: RunID) async throws -> Flwr_Proto_PushAppMessagesResponse {
-        try await requireRunning(run)
+        try await state.requireRunning(run)
         guard request.messagesList.count == request.messageObjectTrees.count else {
             throw FleetError.badRequest("\(request.messagesList.count) messages but \(request.messageObjectTrees.count) object trees")
         }
@@ -81,7 +81,7 @@ public struct RuntimeHandlers: Sendable {
 
     /// Stores one object of the run's instructions.
     public func pushObject(_ request: Flwr_Proto_PushObjectRequest, run: RunID) async throws -> Flwr_Proto_PushObjectResponse {
-        try await requireRunning(run)
+        try await state.requireRunning(run)
         let object: FlowerObject
         do { object = try FlowerObject(validating: [UInt8](request.objectContent), expectedID: ObjectID(request.objectID)) } catch {
             throw FleetError.badRequest("\(error)")
@@ -97,7 +97,7 @@ public struct RuntimeHandlers: Sendable {
     /// offline before pushing all of its objects becomes a failure reply saying so. A reply with content is kept
     /// (and asked for again if its answer was lost) until the ServerApp confirms it has read it.
     public func pullMessages(_ request: Flwr_Proto_PullAppMessagesRequest, run: RunID) async throws -> Flwr_Proto_PullAppMessagesResponse {
-        try await requireRunning(run)
+        try await state.requireRunning(run)
         let instructions = request.messageIds.map { MessageID($0) }
         await waiting.add(try await state.takeReplies(to: instructions, run: run, now: now()), run: run)
         var response = Flwr_Proto_PullAppMessagesResponse()
@@ -153,7 +153,7 @@ public struct RuntimeHandlers: Sendable {
 
     /// Lines for the run's log.
     public func pushLogs(_ request: Flwr_Proto_PushLogsRequest, run: RunID) async throws -> Flwr_Proto_PushLogsResponse {
-        try await requireRunning(run)
+        try await state.requireRunning(run)
         for line in request.logs { try await state.appendLog(run: run, line: line, now: now()) }
         return .init()
     }
@@ -176,11 +176,6 @@ public struct RuntimeHandlers: Sendable {
         await waiting.forget(run)
     }
 
-    private func requireRunning(_ run: RunID) async throws {
-        guard let info = try await state.run(run), info.status == .running else {
-            throw FleetError.runNotRunning(String(run.rawValue))
-        }
-    }
 }
 
 /// Replies taken from the link state and not yet read by the ServerApp, per run and by the instruction they answer.
