@@ -63,14 +63,16 @@ public enum ModelTransferApp {
             }
             var trained = ArrayRecord()
             for (name, tensor) in arrays {
-                var tensor = tensor
                 guard tensor.dtype == .float32 else {
                     throw AppConfigError(key: name, message: "the model-transfer app trains float32 arrays, got \(tensor.dtype)")
                 }
-                try tensor.withUnsafeMutableBufferPointer(as: Float.self) { values in
-                    for index in values.indices { values[index] += step }
+                // One pass from the received array into the new one (the received one is shared with the message).
+                trained[name] = try Tensor(dtype: .float32, shape: tensor.shape) { destination in
+                    let updated = destination.bindMemory(to: Float.self)
+                    try tensor.withUnsafeBufferPointer(as: Float.self) { values in
+                        for index in values.indices { updated[index] = values[index] + step }
+                    }
                 }
-                trained[name] = tensor
             }
             var reply = RecordDict()
             reply[arrays: "arrays"] = trained

@@ -86,7 +86,7 @@ struct RunLauncher: Service {
     /// The ServerApp beside the SuperLink: its details, or why it failed.
     private func inThisProcess(_ run: RunInfo, log: RunLog) async -> Result<String?, any Error> {
         do {
-            let grid = LinkGrid(runID: run.id, state: handlers.state, objects: handlers.objects)
+            let grid = LinkGrid(runID: run.id, state: handlers.state, objects: handlers.objects, signals: handlers.signals)
             return .success(try await BuiltInServerApps.run(run.id, runConfig: run.userConfig, grid: grid, log: log))
         } catch {
             return .failure(error)

@@ -16,6 +16,15 @@ struct RuntimeClient: Sendable {
     func call<Output: SwiftProtobuf.Message>(_ route: String, _ input: some SwiftProtobuf.Message, as: Output.Type = Output.self) async throws -> Output {
         try await FleetClient.post("\(baseURL)/v1/runtime/\(route)", input, headers: [(RuntimeRoutes.tokenHeader, token)], http: http)
     }
+
+    /// `call`, the SuperLink holding the request up to `waitSeconds` until it has something to answer (`LongPoll`).
+    func poll<Output: SwiftProtobuf.Message>(
+        _ route: String, _ input: some SwiftProtobuf.Message, waitSeconds: Double, as: Output.Type = Output.self
+    ) async throws -> (output: Output, held: Bool) {
+        try await FleetClient.longPoll(
+            "\(baseURL)/v1/runtime/\(route)", input, waitSeconds: waitSeconds, headers: [(RuntimeRoutes.tokenHeader, token)], http: http
+        )
+    }
 }
 
 /// The `Grid` of a ServerApp in a process of its own: messages and their objects go to the SuperLink through the
@@ -23,7 +32,7 @@ struct RuntimeClient: Sendable {
 struct RuntimeGrid: Grid {
     let runID: RunID
     let client: RuntimeClient
-    /// Seconds between looks for replies.
+    /// Seconds between looks for replies when the SuperLink does not hold a pull until they come.
     var pollSeconds = 0.05
     /// Objects sent or fetched at once.
     static let objectsInFlight = 4
@@ -50,19 +59,21 @@ struct RuntimeGrid: Grid {
         }
 
         let instructions = encoded.map(\.message.metadata.messageID)
-        return try await ReplyCollector.collect(instructions, run: runID, timeoutSeconds: timeoutSeconds, pollSeconds: pollSeconds) { pending in
-            let pulled = try await client.call("pull-messages", Flwr_Proto_PullAppMessagesRequest.with {
+        return try await ReplyCollector.collect(instructions, run: runID, timeoutSeconds: timeoutSeconds) { pending, wait in
+            let (pulled, held) = try await client.poll("pull-messages", Flwr_Proto_PullAppMessagesRequest.with {
                 $0.messageIds = pending.map(\.rawValue)
-            }, as: Flwr_Proto_PullAppMessagesResponse.self)
+            }, waitSeconds: wait, as: Flwr_Proto_PullAppMessagesResponse.self)
+            if pulled.messagesList.isEmpty, !held { try await Task.sleep(for: .seconds(pollSeconds)) }
             let trees = Dictionary(pulled.messageObjectTrees.compactMap { try? ObjectTree(proto: $0) }.map { ($0.id.rawValue, $0) }) { first, _ in first }
-            var taken = [(instruction: MessageID, reply: PollenCore.Message)]()
-            for proto in pulled.messagesList {
-                let metadata = PollenCore.Message.Metadata(proto: proto.metadata)
-                guard let instruction = metadata.replyTo else { continue }
-                let error = proto.hasError ? MessageError(proto: proto.error) : nil
-                taken.append((instruction, await read(metadata, error: error, tree: trees[metadata.messageID.rawValue])))
+            let replies = pulled.messagesList.compactMap { proto -> (MessageID, Flwr_Proto_Message)? in
+                PollenCore.Message.Metadata(proto: proto.metadata).replyTo.map { ($0, proto) }
             }
-            return taken
+            // Replies that came together are read together.
+            return try await concurrentMap(replies, atMost: max(replies.count, 1)) { instruction, proto in
+                let metadata = PollenCore.Message.Metadata(proto: proto.metadata)
+                let error = proto.hasError ? MessageError(proto: proto.error) : nil
+                return (instruction, await read(metadata, error: error, tree: trees[metadata.messageID.rawValue]))
+            }
         }
     }
 

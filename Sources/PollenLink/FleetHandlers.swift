@@ -12,17 +12,20 @@ public struct FleetHandlers: Sendable {
 
     public let state: any LinkState
     public let objects: any ObjectStore
+    /// Wakes requests waiting for instructions, replies and objects (long polling).
+    public let signals: LinkSignals
     /// Whether nodes may register their own key; `false` with `--require-known-nodes`.
     public let allowsSelfRegistration: Bool
     /// The clock, in seconds since 1970 (injected so liveness is tested without waiting).
     public let now: @Sendable () -> Double
 
     public init(
-        state: any LinkState, objects: any ObjectStore, allowsSelfRegistration: Bool,
+        state: any LinkState, objects: any ObjectStore, allowsSelfRegistration: Bool, signals: LinkSignals = LinkSignals(),
         now: @escaping @Sendable () -> Double = { Date().timeIntervalSince1970 }
     ) {
         self.state = state
         self.objects = objects
+        self.signals = signals
         self.allowsSelfRegistration = allowsSelfRegistration
         self.now = now
     }
@@ -121,6 +124,7 @@ public struct FleetHandlers: Sendable {
                 LinkMessage(metadata: metadata, tree: tree, error: message.hasError ? MessageError(proto: message.error) : nil), now: now()
             )
             response.results[metadata.messageID.rawValue] = stored ? 0 : 1
+            if stored { await signals.signal(.run(metadata.runID)) }
             var alreadyKnown = false
             if let tree { alreadyKnown = try await objects.get(tree.id) != .unknown }
             if let tree, stored || alreadyKnown {
@@ -149,6 +153,7 @@ public struct FleetHandlers: Sendable {
             throw FleetError.badRequest("\(error)")
         }
         let stored = try await objects.put(object)
+        await signals.signal(.run(RunID(request.runID)))
         return .with { $0.stored = stored }
     }
 

@@ -2,6 +2,7 @@ public import Hummingbird
 import Foundation
 import HTTPTypes
 import Logging
+import PollenCore
 import PollenWire
 import SwiftProtobuf
 
@@ -16,10 +17,14 @@ public enum FleetRoutes {
     /// Adds the Fleet routes to `router`.
     public static func add(to router: Router<BasicRequestContext>, handlers: FleetHandlers, maximumBodyBytes: Int = defaultMaximumBodyBytes) {
         func route<Input: SwiftProtobuf.Message, Output: SwiftProtobuf.Message>(
-            _ name: String, _ handler: @escaping @Sendable (FleetHandlers) -> (Input, [UInt8]) async throws -> Output
+            _ name: String, _ handler: @escaping @Sendable (FleetHandlers) -> (Input, [UInt8]) async throws -> Output,
+            waitingFor longPoll: LongPollRule<Input, [UInt8], Output>? = nil
         ) {
             router.post("/v1/fleet/\(name)") { request, _ -> Response in
-                try await respond(request, route: name, maximumBodyBytes: maximumBodyBytes) { (input: Input, caller) in
+                try await respond(
+                    request, route: name, maximumBodyBytes: maximumBodyBytes, authenticate: signer,
+                    longPoll: longPoll.map { ($0, handlers.signals) }
+                ) { (input: Input, caller) in
                     try await handler(handlers)(input, caller)
                 }
             }
@@ -29,23 +34,20 @@ public enum FleetRoutes {
         route("deactivate-node", FleetHandlers.deactivateNode)
         route("unregister-node", FleetHandlers.unregisterNode)
         route("send-node-heartbeat", FleetHandlers.sendHeartbeat)
-        route("pull-messages", FleetHandlers.pullMessages)
+        // A node may wait for its next instruction, and for an object its ServerApp is still uploading.
+        route("pull-messages", FleetHandlers.pullMessages, waitingFor: LongPollRule(
+            key: { input, _ in .node(NodeID(input.node.nodeID)) }, isEmpty: { $0.messagesList.isEmpty }
+        ))
         route("push-messages", FleetHandlers.pushMessages)
         route("get-run", FleetHandlers.getRun)
         route("push-object", FleetHandlers.pushObject)
-        route("pull-object", FleetHandlers.pullObject)
+        route("pull-object", FleetHandlers.pullObject, waitingFor: LongPollRule(
+            key: { input, _ in .run(RunID(input.runID)) }, isEmpty: { $0.objectFound && !$0.objectAvailable }
+        ))
         route("confirm-message-received", FleetHandlers.confirmMessageReceived)
         router.post("/v1/fleet/get-fab") { _, _ -> Response in
             FleetError(status: 403, code: 0, detail: "this SuperLink runs built-in Pollen apps and serves no FABs").response
         }
-    }
-
-    /// Decodes, authenticates, handles and encodes one request.
-    static func respond<Input: SwiftProtobuf.Message, Output: SwiftProtobuf.Message>(
-        _ request: Request, route: String, maximumBodyBytes: Int,
-        handler: (Input, [UInt8]) async throws -> Output
-    ) async throws -> Response {
-        try await respond(request, route: route, maximumBodyBytes: maximumBodyBytes, authenticate: signer, handler: handler)
     }
 
     /// The public key that signed `request`, or why it is not signed well.
@@ -62,10 +64,13 @@ public enum FleetRoutes {
     }
 
     /// Decodes a protobuf request, learns its caller with `authenticate`, handles it and encodes the answer; every
-    /// failure is an HTTP status with a JSON reason.
+    /// failure is an HTTP status with a JSON reason. With a `longPoll` rule, a request carrying `LongPoll.header`
+    /// is handled again each time its key is signalled, until its answer is not empty or its wait is over.
     static func respond<Input: SwiftProtobuf.Message, Output: SwiftProtobuf.Message, Caller>(
         _ request: Request, route: String, maximumBodyBytes: Int,
-        authenticate: (Request) async throws -> Caller, handler: (Input, Caller) async throws -> Output
+        authenticate: (Request) async throws -> Caller,
+        longPoll: (rule: LongPollRule<Input, Caller, Output>, signals: LinkSignals)? = nil,
+        handler: (Input, Caller) async throws -> Output
     ) async throws -> Response {
         var request = request
         let contentType = request.headers[.contentType]
@@ -86,16 +91,33 @@ public enum FleetRoutes {
         }
         do {
             let caller = try await authenticate(request)
-            let output = try await handler(input, caller)
+            let wait = longPoll == nil ? 0 : min(LongPoll.requestedSeconds(request.headers[longPollHeader]), LinkSignals.maximumWaitSeconds)
+            let output: Output
+            if let longPoll, wait > 0 {
+                output = try await longPoll.signals.longPoll(longPoll.rule.key(input, caller), seconds: wait, isEmpty: longPoll.rule.isEmpty) {
+                    try await handler(input, caller)
+                }
+            } else {
+                output = try await handler(input, caller)
+            }
             let bytes: [UInt8] = try output.serializedBytes()
-            return Response(
-                status: .ok, headers: [.contentType: "application/protobuf"],
-                body: ResponseBody(byteBuffer: ByteBuffer(bytes: bytes))
-            )
+            var headers: HTTPFields = [.contentType: "application/protobuf"]
+            if wait > 0 { headers[longPollHeader] = String(wait) }
+            return Response(status: .ok, headers: headers, body: ResponseBody(byteBuffer: ByteBuffer(bytes: bytes)))
         } catch let error as FleetError {
             return error.response
         }
     }
+}
+
+/// The header of Pollen's long polling.
+private let longPollHeader = HTTPField.Name(LongPoll.header)!
+
+/// Which requests of a route may wait for something to arrive (`LongPoll`): the signal they wait for, and which
+/// answers mean "nothing yet".
+struct LongPollRule<Input, Caller, Output>: Sendable {
+    let key: @Sendable (Input, Caller) -> LinkSignals.Key
+    let isEmpty: @Sendable (Output) -> Bool
 }
 
 /// Turns every error that escapes a route (an unknown route, a store failure) into a JSON reason, so a peer

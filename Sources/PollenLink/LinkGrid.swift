@@ -6,19 +6,23 @@ import Foundation
 /// The `Grid` of a ServerApp running beside the SuperLink: messages go into the link state and object store,
 /// where SuperNodes pull them, and replies come back the same way.
 ///
-/// It polls for replies every `pollSeconds`; an instruction whose node goes offline or whose TTL runs out comes
-/// back as a failure reply made by the link state, so a round never waits on a node that is gone.
+/// It looks for replies each time the Fleet API signals the run (a reply or an object arrived), and at least every
+/// `pollSeconds`; an instruction whose node goes offline or whose TTL runs out comes back as a failure reply made
+/// by the link state, so a round never waits on a node that is gone.
 public struct LinkGrid: Grid {
     public let runID: RunID
     let state: any LinkState
     let objects: any ObjectStore
-    /// Seconds between looks for replies.
+    /// The Fleet API's signals: nodes are woken for their instructions, and this grid for their replies.
+    let signals: LinkSignals
+    /// The longest wait between looks for replies, in seconds.
     let pollSeconds: Double
 
-    public init(runID: RunID, state: any LinkState, objects: any ObjectStore, pollSeconds: Double = 0.05) {
+    public init(runID: RunID, state: any LinkState, objects: any ObjectStore, signals: LinkSignals, pollSeconds: Double = 0.5) {
         self.runID = runID
         self.state = state
         self.objects = objects
+        self.signals = signals
         self.pollSeconds = pollSeconds
     }
 
@@ -33,16 +37,20 @@ public struct LinkGrid: Grid {
             _ = try await objects.preregister(runID: runID, tree: encoded.tree)
             for object in encoded.objects { _ = try await objects.put(object) }
             try await state.storeInstruction(LinkMessage(metadata: encoded.message.metadata, tree: encoded.tree))
+            await signals.signal(.node(encoded.message.metadata.destination))
             pending.append(encoded.message.metadata.messageID)
         }
         // The deadline for a reply's objects is the round's.
         let deadline = Date().addingTimeInterval(timeoutSeconds)
-        return try await ReplyCollector.collect(pending, run: runID, timeoutSeconds: timeoutSeconds, pollSeconds: pollSeconds) { pending in
-            if let run = try await state.run(runID), run.status.isFinished {
-                throw LinkGridError(message: "run \(runID) is \(run.status): \(run.status.details)")
+        return try await ReplyCollector.collect(pending, run: runID, timeoutSeconds: timeoutSeconds) { pending, wait in
+            let replies = try await signals.longPoll(.run(runID), seconds: min(wait, pollSeconds), isEmpty: \.isEmpty) {
+                if let run = try await state.run(runID), run.status.isFinished {
+                    throw LinkGridError(message: "run \(runID) is \(run.status): \(run.status.details)")
+                }
+                return try await state.takeReplies(to: pending, run: runID, now: Date().timeIntervalSince1970)
             }
             var taken = [(instruction: MessageID, reply: Message)]()
-            for reply in try await state.takeReplies(to: pending, run: runID, now: Date().timeIntervalSince1970) {
+            for reply in replies {
                 guard let instruction = reply.metadata.replyTo else { continue }
                 taken.append((instruction, await message(from: reply, deadline: deadline)))
             }
@@ -71,7 +79,10 @@ public struct LinkGrid: Grid {
             return Message(metadata: reply.metadata, body: .error(MessageError(code: .unknown, reason: "the reply has no content")))
         }
         // The node pushes its objects right after the reply; wait for the last of them.
-        while try await !objects.hasBytes(of: tree.postOrder) {
+        while true {
+            try Task.checkCancellation()
+            let seen = await signals.generation(.run(runID))
+            guard try await !objects.hasBytes(of: tree.postOrder) else { break }
             guard Date() < deadline else {
                 throw LinkGridError(message: "the reply's objects did not all arrive in time")
             }
@@ -84,7 +95,7 @@ public struct LinkGrid: Grid {
                 }
                 break
             }
-            try await Task.sleep(for: .seconds(pollSeconds))
+            await signals.wait(.run(runID), after: seen, upTo: pollSeconds)
         }
         let objects = self.objects
         var fetched = [ObjectID: FlowerObject]()

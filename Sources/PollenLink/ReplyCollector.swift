@@ -1,15 +1,18 @@
 public import PollenCore
 import Foundation
 
-/// How a SuperLink-side grid stamps the instructions it sends and waits for the replies to the instructions it sent: it takes what has arrived,
-/// `pollSeconds` apart, until every instruction has its reply or `timeoutSeconds` have passed, when each missing
-/// reply becomes a failure saying so. Replies come back in the instructions' order.
+/// How a SuperLink-side grid stamps the instructions it sends and waits for the replies to the instructions it sent: it takes what has arrived
+/// until every instruction has its reply or `timeoutSeconds` have passed, when each missing reply becomes a failure
+/// saying so. Replies come back in the instructions' order.
 public enum ReplyCollector {
-    /// Collects the replies to `instructions`; `take` returns the replies available now to those still pending, each
-    /// with the instruction it answers.
+    /// The longest a single `take` waits for replies to arrive, in seconds.
+    public static let longestTakeSeconds = 1.0
+
+    /// Collects the replies to `instructions`; `take(pending, wait)` returns the replies to those still pending, each
+    /// with the instruction it answers, as soon as there are some or after waiting up to `wait` seconds.
     public static func collect(
-        _ instructions: [MessageID], run: RunID, timeoutSeconds: Double, pollSeconds: Double,
-        take: ([MessageID]) async throws -> [(instruction: MessageID, reply: Message)]
+        _ instructions: [MessageID], run: RunID, timeoutSeconds: Double,
+        take: ([MessageID], Double) async throws -> [(instruction: MessageID, reply: Message)]
     ) async throws -> [Message] {
         var pending = instructions
         let order = Dictionary(uniqueKeysWithValues: instructions.enumerated().map { ($1, $0) })
@@ -17,7 +20,8 @@ public enum ReplyCollector {
         let deadline = Date().addingTimeInterval(timeoutSeconds)
         while !pending.isEmpty {
             try Task.checkCancellation()
-            for (instruction, reply) in try await take(pending) where pending.contains(instruction) {
+            let wait = min(longestTakeSeconds, max(deadline.timeIntervalSinceNow, 0))
+            for (instruction, reply) in try await take(pending, wait) where pending.contains(instruction) {
                 pending.removeAll { $0 == instruction }
                 replies.append((order[instruction] ?? 0, reply))
             }
@@ -26,7 +30,6 @@ public enum ReplyCollector {
                 replies += pending.map { (order[$0] ?? 0, timeoutReply(to: $0, run: run, timeoutSeconds: timeoutSeconds)) }
                 break
             }
-            try await Task.sleep(for: .seconds(pollSeconds))
         }
         return replies.sorted { $0.0 < $1.0 }.map(\.1)
     }

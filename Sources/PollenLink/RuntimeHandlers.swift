@@ -12,6 +12,8 @@ public struct RuntimeHandlers: Sendable {
     public let objects: any ObjectStore
     /// The tokens of the ServerApp processes running now.
     public let tokens: RunTokens
+    /// Wakes requests waiting for instructions, replies and objects: the Fleet API's.
+    public let signals: LinkSignals
     private let waiting = WaitingReplies()
     private let now: @Sendable () -> Double
 
@@ -20,6 +22,7 @@ public struct RuntimeHandlers: Sendable {
         state = fleet.state
         objects = fleet.objects
         now = fleet.now
+        signals = fleet.signals
         self.tokens = tokens
     }
 
@@ -76,6 +79,7 @@ public struct RuntimeHandlers: Sendable {
             try await state.storeInstruction(LinkMessage(metadata: metadata, tree: tree))
             response.messageIds.append(metadata.messageID.rawValue)
         }
+        await signals.signal(checked.map { .node($0.metadata.destination) })
         return response
     }
 
@@ -90,6 +94,8 @@ public struct RuntimeHandlers: Sendable {
             throw FleetError.forbidden("object \(object.id) belongs to no message of run \(run)")
         }
         let stored = try await objects.put(object)
+        // Nodes may be waiting for it.
+        await signals.signal(.run(run))
         return .with { $0.stored = stored }
     }
 

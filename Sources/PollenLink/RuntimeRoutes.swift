@@ -16,7 +16,8 @@ public enum RuntimeRoutes {
         to router: Router<BasicRequestContext>, handlers: RuntimeHandlers, maximumBodyBytes: Int = FleetRoutes.defaultMaximumBodyBytes
     ) {
         func route<Input: SwiftProtobuf.Message, Output: SwiftProtobuf.Message>(
-            _ name: String, _ handler: @escaping @Sendable (RuntimeHandlers) -> (Input, RunID) async throws -> Output
+            _ name: String, _ handler: @escaping @Sendable (RuntimeHandlers) -> (Input, RunID) async throws -> Output,
+            waitingFor longPoll: LongPollRule<Input, RunID, Output>? = nil
         ) {
             router.post("/v1/runtime/\(name)") { request, _ -> Response in
                 try await FleetRoutes.respond(request, route: name, maximumBodyBytes: maximumBodyBytes, authenticate: { request in
@@ -24,7 +25,7 @@ public enum RuntimeRoutes {
                         throw FleetError.unauthenticated("the request lacks a valid \(tokenHeader) header: only the ServerApp process of a running run may call the runtime API")
                     }
                     return run
-                }) { (input: Input, run: RunID) in
+                }, longPoll: longPoll.map { ($0, handlers.signals) }) { (input: Input, run: RunID) in
                     try await handler(handlers)(input, run)
                 }
             }
@@ -33,7 +34,10 @@ public enum RuntimeRoutes {
         route("get-nodes", RuntimeHandlers.getNodes)
         route("push-messages", RuntimeHandlers.pushMessages)
         route("push-object", RuntimeHandlers.pushObject)
-        route("pull-messages", RuntimeHandlers.pullMessages)
+        // A ServerApp may wait for replies.
+        route("pull-messages", RuntimeHandlers.pullMessages, waitingFor: LongPollRule(
+            key: { _, run in .run(run) }, isEmpty: { $0.messagesList.isEmpty }
+        ))
         route("pull-object", RuntimeHandlers.pullObject)
         route("confirm-message-received", RuntimeHandlers.confirmMessageReceived)
         route("push-logs", RuntimeHandlers.pushLogs)

@@ -44,11 +44,38 @@ public struct FleetClient: Sendable {
         try await Self.post("\(baseURL)/v1/fleet/\(route)", input, headers: try NodeSignature.sign(with: key).headers, http: http)
     }
 
+    /// Calls `POST /v1/fleet/<route>`, asking the SuperLink to hold the request up to `waitSeconds` until there is
+    /// something to answer (`LongPoll`); `held` says whether it did (a Flower SuperLink answers at once).
+    func poll<Output: SwiftProtobuf.Message>(
+        _ route: String, _ input: some SwiftProtobuf.Message, waitSeconds: Double, as: Output.Type = Output.self
+    ) async throws -> (output: Output, held: Bool) {
+        try await Self.longPoll(
+            "\(baseURL)/v1/fleet/\(route)", input, waitSeconds: waitSeconds, headers: try NodeSignature.sign(with: key).headers, http: http
+        )
+    }
+
+    /// Posts `input` to `url` asking the server to hold it up to `waitSeconds` (`LongPoll`); `held` says whether the
+    /// server agreed.
+    public static func longPoll<Output: SwiftProtobuf.Message>(
+        _ url: String, _ input: some SwiftProtobuf.Message, waitSeconds: Double, headers: [(String, String)], http: HTTPClient,
+        as: Output.Type = Output.self
+    ) async throws -> (output: Output, held: Bool) {
+        let (output, answer) = try await exchange(url, input, headers: headers + [(LongPoll.header, String(waitSeconds))], http: http, as: Output.self)
+        return (output, LongPoll.requestedSeconds(answer.first(name: LongPoll.header)) > 0)
+    }
+
     /// Posts `input` as protobuf to `url` with `headers` added, and decodes the answer; a failure is a
     /// `FleetClientError` with the HTTP status (0 when the server cannot be reached) and the server's reason.
     public static func post<Output: SwiftProtobuf.Message>(
         _ url: String, _ input: some SwiftProtobuf.Message, headers: [(String, String)], http: HTTPClient, as: Output.Type = Output.self
     ) async throws -> Output {
+        try await exchange(url, input, headers: headers, http: http, as: Output.self).output
+    }
+
+    /// `post`, with the answer's headers.
+    private static func exchange<Output: SwiftProtobuf.Message>(
+        _ url: String, _ input: some SwiftProtobuf.Message, headers: [(String, String)], http: HTTPClient, as: Output.Type
+    ) async throws -> (output: Output, headers: HTTPHeaders) {
         var request = HTTPClientRequest(url: url)
         request.method = .POST
         request.headers.add(name: "content-type", value: "application/protobuf")
@@ -66,7 +93,7 @@ public struct FleetClient: Sendable {
             throw FleetClientError(status: Int(response.status.code), detail: String(buffer: body))
         }
         do {
-            return try Output(serializedBytes: Array(buffer: body))
+            return (try Output(serializedBytes: Array(buffer: body)), response.headers)
         } catch {
             throw FleetClientError(status: Int(response.status.code), detail: "the response of \(url) is not valid protobuf")
         }

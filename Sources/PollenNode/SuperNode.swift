@@ -15,9 +15,10 @@ public struct SuperNodeConfiguration: Sendable {
     public var nodeConfig: UserConfig
     /// The heartbeat interval the node declares, in seconds (Flower's default: 30).
     public var heartbeatInterval: Double
-    /// The longest wait between pulls while no message comes, in seconds (Flower polls every 3 s). After a message
-    /// the node polls again at once, then after 0.05 s, doubling the wait up to this: the next round's message
-    /// usually follows a reply closely, and an idle node still costs the SuperLink one request per `pollSeconds`.
+    /// How long one pull waits for a message, in seconds (Flower polls every 3 s). A Pollen SuperLink holds each
+    /// pull up to this long and answers as soon as a message comes (`LongPoll`), so an idle node costs it one
+    /// request per `pollSeconds` and a message is picked up at once. Against a SuperLink that answers at once
+    /// (Flower's), the node pulls again after 0.05 s, doubling the pause up to this.
     public var pollSeconds: Double
     /// The longest wait between reconnection attempts, in seconds (Flower's cap: 20).
     public var maximumBackoffSeconds: Double
@@ -84,29 +85,30 @@ public struct SuperNode: Sendable {
             group.addTask { await heartbeat(current) }
             var backoff = 0.5
             var wait = min(Self.shortestPollSeconds, configuration.pollSeconds)
-            while !Self.stopping {
+            polling: while !Self.stopping {
                 do {
-                    if try await pullAndHandle(node, states: states) {
+                    switch try await pullAndHandle(node, states: states) {
+                    case .handled, .nothing(held: true):
                         wait = min(Self.shortestPollSeconds, configuration.pollSeconds)
-                    } else {
-                        guard await pause(wait) else { break }
+                    case .nothing(held: false):
+                        guard await pause(wait) else { break polling }
                         wait = min(wait * 2, configuration.pollSeconds)
                     }
                     backoff = 0.5
                 } catch let error as FleetClientError where error.isTransient || error.status == 401 || error.status == 412 {
                     logger.warning("SuperLink unavailable; reconnecting", metadata: ["error": "\(error)", "retry.seconds": "\(backoff)"])
-                    guard await pause(backoff) else { break }
+                    guard await pause(backoff) else { break polling }
                     backoff = min(backoff * 2, configuration.maximumBackoffSeconds)
                     if let reconnected = try? await connect() {
                         node = reconnected
                         await current.set(node)
                     }
                 } catch is CancellationError {
-                    break
+                    break polling
                 } catch {
                     // Anything else concerns one message (its run stopped: 403; a malformed object): drop it, keep serving.
                     logger.error("a message was dropped", metadata: ["error": "\(error)"])
-                    guard await pause(configuration.pollSeconds) else { break }
+                    guard await pause(configuration.pollSeconds) else { break polling }
                 }
             }
             group.cancelAll()
@@ -165,12 +167,20 @@ public struct SuperNode: Sendable {
         }
     }
 
-    /// Pulls one message, handles it and pushes the reply; false when no message was waiting.
-    func pullAndHandle(_ node: NodeID, states: NodeStates) async throws -> Bool {
+    /// What one pull came to.
+    enum PullOutcome: Equatable {
+        /// A message was handled and its reply pushed.
+        case handled
+        /// No message came; `held` when the SuperLink waited for one before answering (`LongPoll`).
+        case nothing(held: Bool)
+    }
+
+    /// Pulls one message (the SuperLink waiting up to `pollSeconds` for one), handles it and pushes the reply.
+    func pullAndHandle(_ node: NodeID, states: NodeStates) async throws -> PullOutcome {
         let nodeMessage = Flwr_Proto_Node.with { $0.nodeID = node.rawValue }
-        let pulled = try await client.call("pull-messages", Flwr_Proto_PullMessagesRequest.with { $0.node = nodeMessage },
-                                           as: Flwr_Proto_PullMessagesResponse.self)
-        guard let header = pulled.messagesList.first, let treeProto = pulled.messageObjectTrees.first else { return false }
+        let (pulled, held) = try await client.poll("pull-messages", Flwr_Proto_PullMessagesRequest.with { $0.node = nodeMessage },
+                                                   waitSeconds: configuration.pollSeconds, as: Flwr_Proto_PullMessagesResponse.self)
+        guard let header = pulled.messagesList.first, let treeProto = pulled.messageObjectTrees.first else { return .nothing(held: held) }
         let tree = try ObjectTree(proto: treeProto)
         let runID = header.metadata.runID
         let objects = try await pullObjects(tree.postOrder, node: nodeMessage, runID: runID)
@@ -214,7 +224,7 @@ public struct SuperNode: Sendable {
                 // Each attempt is made even when a shutdown's grace ran out meanwhile (a stopped ClientApp's failure
                 // reply included); only the waits between attempts end with the node.
                 try await Task { [reply] in try await push(reply, node: nodeMessage, runtime: runtime) }.value
-                return true
+                return .handled
             } catch let error as FleetClientError where error.isTransient && backoff <= configuration.maximumBackoffSeconds {
                 logger.warning("pushing a reply failed; retrying", metadata: ["error": "\(error)", "retry.seconds": "\(backoff)"])
                 try await Task.sleep(for: .seconds(backoff))
@@ -241,14 +251,15 @@ public struct SuperNode: Sendable {
         return Dictionary(fetched.map { ($0.id, $0) }) { first, _ in first }
     }
 
+    /// Fetches one object; one its sender is still uploading is waited for, by the SuperLink (`LongPoll`) or here.
     private func pullObject(_ id: ObjectID, node: Flwr_Proto_Node, runID: UInt64) async throws -> FlowerObject {
         var wait = 0.05
         while true {
-            let response = try await client.call("pull-object", Flwr_Proto_PullObjectRequest.with {
+            let (response, held) = try await client.poll("pull-object", Flwr_Proto_PullObjectRequest.with {
                 $0.node = node
                 $0.runID = runID
                 $0.objectID = id.rawValue
-            }, as: Flwr_Proto_PullObjectResponse.self)
+            }, waitSeconds: configuration.pollSeconds, as: Flwr_Proto_PullObjectResponse.self)
             if response.objectAvailable {
                 return try FlowerObject(validating: [UInt8](response.objectContent), expectedID: id)
             }
@@ -256,6 +267,7 @@ public struct SuperNode: Sendable {
                 throw FleetClientError(status: 404, detail: "object \(id) of a pulled message is unknown to the SuperLink")
             }
             // Its sender is still uploading it (a ServerApp stores an instruction before its objects).
+            guard !held else { continue }
             try await Task.sleep(for: .seconds(wait))
             wait = min(wait * 2, 1)
         }

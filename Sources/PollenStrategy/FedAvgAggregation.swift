@@ -20,7 +20,8 @@ public struct WeightedArrayAverage: ReplyAggregation {
     private let weightKey: String
     private let arrayRecordKey: String
     private var slots: [Slot] = []
-    private var sums: [Float] = []
+    /// The weighted sums, every slot after the other; a tensor for its zeroed, huge-page storage.
+    private var sums: Tensor?
     private var totalWeight = 0.0
     /// The weighted sums of the replies' metrics.
     public private(set) var metrics: WeightedMetricAverage
@@ -66,9 +67,10 @@ public struct WeightedArrayAverage: ReplyAggregation {
             }
             slots = Self.layout(of: arrays)
         }
-        if sums.isEmpty {
-            // Allocated on the first usable reply, so that an empty aggregation is cheap to copy.
-            sums = [Float](repeating: 0, count: slots.last.map { $0.offset + $0.count } ?? 0)
+        if sums == nil {
+            // Allocated on the first usable reply, so that an empty aggregation is cheap to copy. The layout's
+            // arrays exist, so their total size cannot overflow.
+            sums = try! Tensor(zeros: .float32, shape: [slots.last.map { $0.offset + $0.count } ?? 0])
         }
         guard arrays.count == slots.count,
               zip(arrays, slots).allSatisfy({ $0.key == $1.name && $0.value.shape == $1.shape && $0.value.dtype == .float32 })
@@ -78,7 +80,7 @@ public struct WeightedArrayAverage: ReplyAggregation {
         }
         metrics.add(content, weight: weight)
         let factor = Float(weight)
-        sums.withUnsafeMutableBufferPointer { sums in
+        try! sums!.withUnsafeMutableBufferPointer(as: Float.self) { sums in
             for (slot, tensor) in zip(slots, arrays.values) {
                 // The dtype was checked above, so the typed view cannot fail.
                 try! tensor.withUnsafeBufferPointer(as: Float.self) { values in
@@ -91,14 +93,14 @@ public struct WeightedArrayAverage: ReplyAggregation {
     }
 
     public mutating func merge(_ later: WeightedArrayAverage) {
-        if sums.isEmpty {
+        if sums == nil {
             let earlierTally = tally
             self = later
             tally = earlierTally
             tally.merge(later.tally)
             return
         }
-        if !later.sums.isEmpty {
+        if let theirs = later.sums {
             guard later.slots == slots else {
                 for _ in 0..<later.tally.succeeded {
                     tally.recordFailure("a batch of replies had arrays of other names or shapes than the first")
@@ -106,8 +108,8 @@ public struct WeightedArrayAverage: ReplyAggregation {
                 tally.merge(ReplyTally.failuresOnly(later.tally))
                 return
             }
-            sums.withUnsafeMutableBufferPointer { sums in
-                later.sums.withUnsafeBufferPointer { theirs in
+            try! sums!.withUnsafeMutableBufferPointer(as: Float.self) { sums in
+                try! theirs.withUnsafeBufferPointer(as: Float.self) { theirs in
                     VectorOps.axpy(1, theirs.baseAddress!, sums.baseAddress!, count: sums.count)
                 }
             }
@@ -119,14 +121,14 @@ public struct WeightedArrayAverage: ReplyAggregation {
 
     /// The weighted average, or `nil` when no reply with a positive total weight was folded.
     public var average: ArrayRecord? {
-        guard totalWeight > 0 else { return nil }
+        guard totalWeight > 0, let sums else { return nil }
         // Dividing (rather than multiplying by the reciprocal) keeps the average of identical updates exact.
         let total = Float(totalWeight)
         return ArrayRecord(slots.map { slot in
             // The slot's shape holds exactly `count` float32 elements, so this cannot throw.
             let tensor = try! Tensor(dtype: .float32, shape: slot.shape) { destination in
                 let average = destination.bindMemory(to: Float.self)
-                sums.withUnsafeBufferPointer { sums in
+                try! sums.withUnsafeBufferPointer(as: Float.self) { sums in
                     for index in 0..<slot.count { average[index] = sums[slot.offset + index] / total }
                 }
             }

@@ -128,7 +128,7 @@ import Testing
         _ = try await fleet.state.activateNode(publicKey: Array("node".utf8), heartbeatInterval: 600, now: now)
         let run = try await fleet.state.createRun(config: [:], now: now)
         try await fleet.state.setRunStatus(run, to: .running)
-        let grid = LinkGrid(runID: run, state: fleet.state, objects: fleet.objects)
+        let grid = LinkGrid(runID: run, state: fleet.state, objects: fleet.objects, signals: fleet.signals)
         let replies = try await grid.sendAndReceive([Message(content: [:], destination: node, type: .train)], timeoutSeconds: 1)
         // A failure either way: the instruction expired with the round's timeout, or the round stopped waiting.
         #expect([.messageUnavailable, .replyMessageUnavailable].contains(replies.first?.error?.code))

@@ -1,4 +1,10 @@
+import Foundation
+
 /// The bytes behind a `Tensor`: one 64-byte-aligned allocation, shared between copies until one of them writes.
+///
+/// Large tensors (a model's layers, a 100 MB update) are mapped straight from the kernel on 2 MiB boundaries and
+/// marked for transparent huge pages: their first touch costs one page fault per 2 MiB instead of one per 4 KiB,
+/// which is most of the cost of filling a fresh buffer, and they arrive zeroed.
 ///
 /// `@unchecked Sendable` is sound because the bytes are written only through `Tensor`'s mutating accessors, which
 /// first make the storage unique (`isKnownUniquelyReferenced`, copying otherwise). Storage reachable from more than
@@ -6,35 +12,71 @@
 final class TensorStorage: @unchecked Sendable {
     /// Alignment of every allocation: a cache line, and enough for any SIMD load.
     static let alignment = 64
+    /// A transparent huge page.
+    static let hugePageBytes = 2 << 20
+    /// The smallest allocation mapped on its own with huge pages: below this, the heap serves it better.
+    static let mappedThreshold = 4 << 20
 
     let bytes: UnsafeMutableRawPointer
     let byteCount: Int
+    /// The length of the mapping behind `bytes`, or 0 for a heap allocation.
+    private let mappedLength: Int
 
     /// Allocates `byteCount` zeroed bytes.
-    init(zeroedByteCount byteCount: Int) {
-        self.byteCount = byteCount
-        bytes = UnsafeMutableRawPointer.allocate(byteCount: max(byteCount, 1), alignment: Self.alignment)
-        bytes.initializeMemory(as: UInt8.self, repeating: 0, count: byteCount)
+    convenience init(zeroedByteCount byteCount: Int) {
+        self.init(uninitializedByteCount: byteCount)
+        // A fresh mapping is zeroed by the kernel, page by page as it is touched.
+        if mappedLength == 0 { bytes.initializeMemory(as: UInt8.self, repeating: 0, count: byteCount) }
     }
 
     /// Allocates `byteCount` bytes and lets `fill` write every one of them.
-    init(byteCount: Int, fill: (UnsafeMutableRawBufferPointer) throws -> Void) rethrows {
-        self.byteCount = byteCount
-        bytes = UnsafeMutableRawPointer.allocate(byteCount: max(byteCount, 1), alignment: Self.alignment)
+    convenience init(byteCount: Int, fill: (UnsafeMutableRawBufferPointer) throws -> Void) rethrows {
+        self.init(uninitializedByteCount: byteCount)
         // If `fill` throws, the instance is released and `deinit` frees the bytes.
         try fill(UnsafeMutableRawBufferPointer(start: bytes, count: byteCount))
     }
 
     /// Allocates a copy of `source`.
-    init(copying source: UnsafeRawBufferPointer) {
-        byteCount = source.count
-        bytes = UnsafeMutableRawPointer.allocate(byteCount: max(byteCount, 1), alignment: Self.alignment)
+    convenience init(copying source: UnsafeRawBufferPointer) {
+        self.init(uninitializedByteCount: source.count)
         if let base = source.baseAddress {
             bytes.copyMemory(from: base, byteCount: byteCount)
         }
     }
 
-    deinit { bytes.deallocate() }
+    private init(uninitializedByteCount byteCount: Int) {
+        self.byteCount = byteCount
+        if byteCount >= Self.mappedThreshold, let mapped = Self.mapHugePages(byteCount) {
+            bytes = mapped.start
+            mappedLength = mapped.length
+        } else {
+            bytes = UnsafeMutableRawPointer.allocate(byteCount: max(byteCount, 1), alignment: Self.alignment)
+            mappedLength = 0
+        }
+    }
+
+    deinit {
+        if mappedLength > 0 { munmap(bytes, mappedLength) } else { bytes.deallocate() }
+    }
 
     var buffer: UnsafeRawBufferPointer { UnsafeRawBufferPointer(start: bytes, count: byteCount) }
+
+    /// Maps `byteCount` bytes (rounded up to whole huge pages) starting on a huge-page boundary and asks for huge
+    /// pages; `nil` when the kernel refuses the mapping (the heap is used instead).
+    private static func mapHugePages(_ byteCount: Int) -> (start: UnsafeMutableRawPointer, length: Int)? {
+        let length = (byteCount + hugePageBytes - 1) / hugePageBytes * hugePageBytes
+        // Map a huge page more than needed, then cut off the unaligned head and the tail.
+        let raw = mmap(nil, length + hugePageBytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0)
+        guard let raw, raw != MAP_FAILED else { return nil }
+        let address = UInt(bitPattern: raw)
+        let aligned = (address + UInt(hugePageBytes) - 1) / UInt(hugePageBytes) * UInt(hugePageBytes)
+        let head = Int(aligned - address)
+        if head > 0 { munmap(raw, head) }
+        let tail = hugePageBytes - head
+        let start = raw + head
+        if tail > 0 { munmap(start + length, tail) }
+        // Advice only: without transparent huge pages the mapping still works, with small pages.
+        _ = madvise(start, length, MADV_HUGEPAGE)
+        return (start, length)
+    }
 }
