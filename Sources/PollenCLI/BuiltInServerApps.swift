@@ -46,7 +46,7 @@ enum BuiltInServerApps {
                 rows.append(row)
             }
         }
-        if let failed = result.rounds.first(where: { $0.train.arrays == nil }) {
+        if let failed = result.rounds.first(where: { $0.train.skippedReason != nil }) {
             throw CLIError("round \(failed.round) produced no model: \(failed.train.skippedReason ?? "no replies")")
         }
         let seconds = result.rounds.map(\.seconds)

@@ -21,7 +21,9 @@ public struct StrategyResult: Sendable {
     public var arrays: ArrayRecord
     /// The ServerApp-side evaluation of the initial arrays (round 0), if an evaluation function was given.
     public var initialCentralMetrics: MetricRecord?
-    /// Every round's report, in order.
+    /// Every round's report, in order, without the round's arrays (`train.arrays` is `nil`; `train.skippedReason`
+    /// says whether the round kept the previous ones): a long run would otherwise hold every round's model. `onRound`
+    /// sees each report with its arrays.
     public var rounds: [RoundReport]
 }
 
@@ -90,8 +92,10 @@ extension Strategy {
                 round: round, train: train, evaluate: evaluation, centralMetrics: central,
                 seconds: Date().timeIntervalSince(started)
             )
-            reports.append(report)
             onRound(report)
+            var kept = report
+            kept.train.arrays = nil
+            reports.append(kept)
         }
         return StrategyResult(arrays: arrays, initialCentralMetrics: initialMetrics, rounds: reports)
     }

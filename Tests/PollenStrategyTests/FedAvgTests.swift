@@ -161,10 +161,13 @@ struct EchoGrid: Grid {
         let result = try await FedAvg().start(
             grid: grid, initialArrays: initial, options: RunOptions(rounds: 4),
             evaluate: { round, _ in ["round": .int(Int64(round))] },
-            onRound: { rounds.record($0.round) }
+            onRound: { rounds.record($0.round, withArrays: $0.train.arrays != nil) }
         )
         #expect(result.rounds.count == 4)
         #expect(rounds.seen == [1, 2, 3, 4])
+        // Each round's model is handed to `onRound`, not kept in the result: a long run would hold them all.
+        #expect(rounds.withArrays == [1, 2, 3, 4])
+        #expect(result.rounds.allSatisfy { $0.train.arrays == nil && $0.train.skippedReason == nil })
         #expect(result.arrays == initial)
         #expect(result.initialCentralMetrics?["round"] == 0)
         #expect(result.rounds[3].centralMetrics?["round"] == 4)
@@ -184,7 +187,13 @@ struct EchoGrid: Grid {
 import Synchronization
 
 final class RoundCounter: Sendable {
-    private let rounds = Mutex<[Int]>([])
-    func record(_ round: Int) { rounds.withLock { $0.append(round) } }
-    var seen: [Int] { rounds.withLock { $0 } }
+    private let rounds = Mutex<(seen: [Int], withArrays: [Int])>(([], []))
+    func record(_ round: Int, withArrays: Bool) {
+        rounds.withLock { rounds in
+            rounds.seen.append(round)
+            if withArrays { rounds.withArrays.append(round) }
+        }
+    }
+    var seen: [Int] { rounds.withLock { $0.seen } }
+    var withArrays: [Int] { rounds.withLock { $0.withArrays } }
 }

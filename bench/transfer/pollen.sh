@@ -40,7 +40,7 @@ sample() {
     for pid in "${pids[@]}"; do
         local kb; kb=$(peak "$pid"); [[ ${kb:-0} -gt ${peaks[$pid]:-0} ]] && peaks[$pid]=$kb
         for child in $(pgrep -P "$pid" 2>/dev/null); do
-            local kind; kind=$(tr '\0' ' ' < "/proc/$child/cmdline" 2>/dev/null | awk '{ print $2 }')
+            local kind; kind=$({ tr '\0' ' ' < "/proc/$child/cmdline"; } 2>/dev/null | awk '{ print $2 }') || true
             [[ -n $kind ]] || continue  # the child ended meanwhile
             kb=$(peak "$child"); [[ ${kb:-0} -gt ${kinds[$kind]:-0} ]] && kinds[$kind]=$kb
         done
