@@ -27,7 +27,7 @@ public struct SuperNodeCommand: AsyncParsableCommand {
     @Option(name: .long, parsing: .singleValue, help: "A site setting key=value (repeatable).") var nodeConfig: [String] = []
     @Option(help: "A PEM file with this node's P-384 private key; created if missing, with its public key in KEY.pub.") var key: String?
     @Flag(help: "Only print the public key of --key (creating the key if missing), for an operator to register.") var printPublicKey = false
-    @Option(help: "The longest wait between pulls while idle, in seconds (after a message the node polls at once, then backs off from 0.05 s to this).")
+    @Option(help: "How long the SuperLink may hold a pull until a message comes, in seconds (a Pollen SuperLink holds it, at most 20 s; against one that answers at once the node backs off from 0.05 s to this between pulls).")
     var pollInterval = 1.0
     @Option(help: "Where the ClientApp runs: 'process' (a process of its own per message: a crash, a hang or a memory overrun is one failed reply) or 'none' (inside this daemon).")
     var isolation = "process"
