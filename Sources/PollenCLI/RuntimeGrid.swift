@@ -36,6 +36,8 @@ struct RuntimeGrid: Grid {
     var pollSeconds = 0.05
     /// Objects sent or fetched at once.
     static let objectsInFlight = 4
+    /// Replies read at once.
+    static let repliesInFlight = 2
 
     func nodeIDs() async throws -> [NodeID] {
         try await client.call("get-nodes", Flwr_Proto_GetNodesRequest(), as: Flwr_Proto_GetNodesResponse.self).nodes.map { NodeID($0.nodeID) }
@@ -68,8 +70,8 @@ struct RuntimeGrid: Grid {
             let replies = pulled.messagesList.compactMap { proto -> (MessageID, Flwr_Proto_Message)? in
                 PollenCore.Message.Metadata(proto: proto.metadata).replyTo.map { ($0, proto) }
             }
-            // Replies that came together are read together.
-            return try await concurrentMap(replies, atMost: max(replies.count, 1)) { instruction, proto in
+            // Replies that came together are read two at a time (each fetching `objectsInFlight` objects at once).
+            return try await concurrentMap(replies, atMost: Self.repliesInFlight) { instruction, proto in
                 let metadata = PollenCore.Message.Metadata(proto: proto.metadata)
                 let error = proto.hasError ? MessageError(proto: proto.error) : nil
                 return (instruction, await read(metadata, error: error, tree: trees[metadata.messageID.rawValue]))

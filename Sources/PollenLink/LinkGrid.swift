@@ -95,7 +95,7 @@ public struct LinkGrid: Grid {
                 }
                 break
             }
-            await signals.wait(.run(runID), after: seen, upTo: pollSeconds)
+            await signals.wait(.run(runID), after: seen, upTo: min(pollSeconds, max(deadline.timeIntervalSinceNow, 0)))
         }
         let objects = self.objects
         var fetched = [ObjectID: FlowerObject]()

@@ -60,8 +60,10 @@ public struct SuperNode: Sendable {
     static let objectsInFlight = 4
 
     /// Runs until a graceful shutdown (SIGTERM in the daemon's `ServiceGroup`) or cancellation. On a graceful
-    /// shutdown it pulls nothing more, finishes the message in hand and pushes its reply, then deactivates the node;
-    /// cancellation (the group's grace period over) also stops the ClientApp in hand.
+    /// shutdown it starts no new pull, finishes the message in hand and pushes its reply, then deactivates the node
+    /// (a pull the SuperLink is holding at that moment ends within `pollSeconds`, and a message it brings is the one
+    /// in hand: cutting the request short could lose a message already taken); cancellation (the group's grace
+    /// period over) also stops the ClientApp in hand.
     public func run() async throws {
         guard var node = try await connect() else { return }
         let states = NodeStates()

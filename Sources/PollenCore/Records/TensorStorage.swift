@@ -75,8 +75,10 @@ final class TensorStorage: @unchecked Sendable {
         let tail = hugePageBytes - head
         let start = raw + head
         if tail > 0 { munmap(start + length, tail) }
+        #if os(Linux)
         // Advice only: without transparent huge pages the mapping still works, with small pages.
         _ = madvise(start, length, MADV_HUGEPAGE)
+        #endif
         return (start, length)
     }
 }
