@@ -92,6 +92,7 @@ public struct SuperNodeCommand: AsyncParsableCommand {
             ),
             clientApp: clientApp, key: signingKey, http: http, logger: logger
         )
+        defer { (clientApp as? IsolatedClientApp)?.removeExchangeFiles() }
         do {
             try await Daemon.run([node], gracePeriodSeconds: shutdownGracePeriod, logger: logger)
         } catch {

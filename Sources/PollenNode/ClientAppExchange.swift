@@ -7,12 +7,19 @@ import SwiftProtobuf
 /// instruction with the node's context in, the reply with the updated context out.
 ///
 /// A file holds the message and the context as Flower's `Message` (content inline) and `Context` protobufs whose
-/// arrays carry no data, followed by every array's raw elements in the order the protobufs list them:
-/// `[message length: UInt64 LE][context length: UInt64 LE][Message][Context][array elements…]`. Arrays go from
-/// tensor storage to the file and from the file into tensor storage with one copy each, and nothing else of
-/// their size is built on either side.
+/// arrays carry no data, followed by every array's raw elements in the order the protobufs list them, each
+/// starting at a multiple of 64 bytes (zero padding before it):
+/// `[message length: UInt64 LE][context length: UInt64 LE][Message][Context]([padding][array elements])…`.
+/// Arrays go from tensor storage to the file with one copy. They come back either with one copy into tensor
+/// storage (`read(from:)`) or with none, as views of the file mapped into memory (`read(from:mapping:)`), which
+/// is how the ClientApp process reads its instruction.
 public enum ClientAppExchange {
-    /// Writes `message` and `context` to `path`, readable by its owner only.
+    /// Where every array starts: a multiple of this many bytes from the start of the file, so that a mapped
+    /// array is as aligned as tensor storage.
+    static let arrayAlignment = 64
+
+    /// Writes `message` and `context` to `path`, readable by its owner only, over what the file held before (its
+    /// pages are reused, then it is cut to the new length).
     public static func write(_ message: PollenCore.Message, context: Context, to path: String) throws {
         var tensors = [Tensor]()
         let messageBytes: [UInt8] = try skeleton(of: message, collecting: &tensors).serializedBytes()
@@ -21,22 +28,48 @@ public enum ClientAppExchange {
         if let tensor = tensors.first(where: { $0.shape.contains { Int32(exactly: $0) == nil } }) {
             throw failure("an array of shape \(tensor.shape) has a dimension beyond Flower's 32-bit limit")
         }
-        let file = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
+        let file = open(path, O_WRONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0o600)
         guard file >= 0 else { throw failure("cannot write the ClientApp exchange file '\(path)': \(String(cString: strerror(errno)))") }
         defer { close(file) }
         var header = [UInt8]()
         withUnsafeBytes(of: UInt64(messageBytes.count).littleEndian) { header += $0 }
         withUnsafeBytes(of: UInt64(contextBytes.count).littleEndian) { header += $0 }
+        var offset = 0
         for part in [header, messageBytes, contextBytes] {
             try part.withUnsafeBytes { try writeAll($0, to: file, path: path) }
+            offset += part.count
         }
+        let zeros = [UInt8](repeating: 0, count: arrayAlignment)
         for tensor in tensors {
+            let gap = padding(before: offset)
+            try zeros.withUnsafeBytes { try writeAll(UnsafeRawBufferPointer(rebasing: $0[..<gap]), to: file, path: path) }
             try tensor.withUnsafeBytes { try writeAll($0, to: file, path: path) }
+            offset += gap + tensor.byteCount
+        }
+        guard ftruncate(file, off_t(offset)) == 0 else {
+            throw failure("cannot write the ClientApp exchange file '\(path)': \(String(cString: strerror(errno)))")
         }
     }
 
-    /// Reads the message and context `write` put in `path`.
+    /// Makes whatever `path` holds unreadable as an exchange (its header says "no message"), keeping its pages for
+    /// the next `write`; a missing file stays missing.
+    public static func invalidate(_ path: String) throws {
+        let file = open(path, O_WRONLY | O_CLOEXEC | O_NOFOLLOW)
+        if file < 0, errno == ENOENT { return }
+        guard file >= 0 else { throw failure("cannot reset the ClientApp exchange file '\(path)': \(String(cString: strerror(errno)))") }
+        defer { close(file) }
+        let empty = [UInt8](repeating: 0, count: 16)
+        try empty.withUnsafeBytes { try writeAll($0, to: file, path: path) }
+    }
+
+    /// Reads the message and context `write` put in `path`, copying every array into tensor storage.
     public static func read(from path: String) throws -> (message: PollenCore.Message, context: Context) {
+        try read(from: path, mapping: false)
+    }
+
+    /// Reads the message and context `write` put in `path`; with `mapping`, the arrays are views of the file mapped
+    /// copy-on-write rather than copies, so the file must not shrink until they are gone.
+    public static func read(from path: String, mapping: Bool) throws -> (message: PollenCore.Message, context: Context) {
         // Never a link, and never a FIFO a child left behind to block the SuperNode's read.
         let file = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK)
         guard file >= 0 else { throw failure("cannot read the ClientApp exchange file '\(path)': \(String(cString: strerror(errno)))") }
@@ -45,12 +78,14 @@ public enum ClientAppExchange {
         guard fstat(file, &status) == 0, status.st_mode & S_IFMT == S_IFREG else {
             throw failure("the ClientApp exchange file '\(path)' is not a regular file")
         }
-        var reader = Reader(file: file, path: path)
+        var reader = try Reader(file: file, path: path, mapping: mapping)
         let header = try reader.bytes(16)
         let lengths = (0..<2).map { part in (0..<8).reduce(UInt64(0)) { $0 | UInt64(header[part * 8 + $1]) << (8 * UInt64($1)) } }
         guard lengths.allSatisfy({ $0 <= UInt64(reader.remaining) }), lengths[0] + lengths[1] <= UInt64(reader.remaining) else {
             throw failure("the ClientApp exchange file '\(path)' is truncated")
         }
+        // Every message has metadata: an empty one is a reset file (`invalidate`) the ClientApp did not write.
+        guard lengths[0] > 0 else { throw failure("the ClientApp exchange file '\(path)' holds no message: the ClientApp wrote no reply") }
         let messageProto = try Flwr_Proto_Message(serializedBytes: try reader.bytes(Int(lengths[0])))
         let contextProto = try Flwr_Proto_Context(serializedBytes: try reader.bytes(Int(lengths[1])))
         let body: PollenCore.Message.Body = messageProto.hasError
@@ -121,11 +156,7 @@ public enum ClientAppExchange {
                     guard let dtype = DType(named: array.value.dtype) else {
                         throw failure("array '\(array.key)' in '\(reader.path)' has an unknown dtype '\(array.value.dtype)'")
                     }
-                    let shape = array.value.shape.map(Int.init)
-                    guard try Tensor.byteCount(dtype: dtype, shape: shape) <= reader.remaining else {
-                        throw failure("the ClientApp exchange file '\(reader.path)' is truncated at array '\(array.key)'")
-                    }
-                    return (array.key, try Tensor(dtype: dtype, shape: shape) { try reader.fill($0) })
+                    return (array.key, try reader.tensor(dtype: dtype, shape: array.value.shape.map(Int.init), name: array.key))
                 })))
             case .metricRecord(let record): return (item.key, .metrics(try MetricRecord(proto: record)))
             case .configRecord(let record): return (item.key, .config(try ConfigRecord(proto: record)))
@@ -146,17 +177,25 @@ public enum ClientAppExchange {
 
     private static func failure(_ message: String) -> WireError { WireError(code: .invalidMessage, message: message) }
 
-    /// Reads an exchange file front to back, knowing how much is left.
+    /// The zero bytes that bring `offset` to the next multiple of `arrayAlignment`.
+    static func padding(before offset: Int) -> Int { (arrayAlignment - offset % arrayAlignment) % arrayAlignment }
+
+    /// Reads an exchange file front to back, knowing how much is left; arrays are copied out or, with a mapping,
+    /// viewed in place.
     private struct Reader {
         let file: Int32
         let path: String
-        private(set) var remaining: Int
+        private let size: Int
+        private let mapping: FileMapping?
+        private var offset = 0
+        var remaining: Int { size - offset }
 
-        init(file: Int32, path: String) {
+        init(file: Int32, path: String, mapping: Bool) throws {
             self.file = file
             self.path = path
             var status = stat()
-            remaining = fstat(file, &status) == 0 ? Int(status.st_size) : 0
+            size = fstat(file, &status) == 0 ? Int(status.st_size) : 0
+            self.mapping = mapping ? try FileMapping(descriptor: file, count: size, path: path) : nil
         }
 
         mutating func bytes(_ count: Int) throws -> [UInt8] {
@@ -166,16 +205,31 @@ public enum ClientAppExchange {
             }
         }
 
+        /// The next array: past its padding, `dtype` elements of `shape`.
+        mutating func tensor(dtype: DType, shape: [Int], name: String) throws -> Tensor {
+            let start = offset + ClientAppExchange.padding(before: offset)
+            guard start <= size, try Tensor.byteCount(dtype: dtype, shape: shape) <= size - start else {
+                throw ClientAppExchange.failure("the ClientApp exchange file '\(path)' is truncated at array '\(name)'")
+            }
+            offset = start
+            if let mapping {
+                let tensor = try Tensor(dtype: dtype, shape: shape, viewing: mapping, offset: start)
+                offset += tensor.byteCount
+                return tensor
+            }
+            return try Tensor(dtype: dtype, shape: shape) { try fill($0) }
+        }
+
         mutating func fill(_ buffer: UnsafeMutableRawBufferPointer) throws {
             guard buffer.count <= remaining else { throw ClientAppExchange.failure("the ClientApp exchange file '\(path)' is truncated") }
-            var offset = 0
-            while offset < buffer.count {
-                let read = Foundation.read(file, buffer.baseAddress! + offset, buffer.count - offset)
+            var done = 0
+            while done < buffer.count {
+                let read = pread(file, buffer.baseAddress! + done, buffer.count - done, off_t(offset + done))
                 if read < 0, errno == EINTR { continue }
                 guard read > 0 else { throw ClientAppExchange.failure("the ClientApp exchange file '\(path)' is truncated") }
-                offset += read
+                done += read
             }
-            remaining -= buffer.count
+            offset += buffer.count
         }
     }
 }

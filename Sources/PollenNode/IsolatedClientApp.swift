@@ -6,7 +6,8 @@ import Foundation
 ///
 /// The SuperNode writes the instruction and the node's context to a file in a private temporary folder, starts
 /// `executable arguments --input IN --output OUT [--memory-limit-mb N]`, and reads the reply and the updated context
-/// back. The child only reads and writes those files: it opens no port and talks to no SuperLink. A child that
+/// back. The files are kept and overwritten from one message to the next (`ExchangeSlots`); the ClientApp maps
+/// the instruction's arrays rather than reading them. The child only reads and writes those files: it opens no port and talks to no SuperLink. A child that
 /// outlives `timeLimitSeconds` is killed; one that exits abnormally becomes a failure reply naming the signal or
 /// status and the last lines it printed.
 public struct IsolatedClientApp: ClientAppRunner {
@@ -18,36 +19,45 @@ public struct IsolatedClientApp: ClientAppRunner {
     public var timeLimitSeconds: Double
     /// The most memory (data segment) the ClientApp process may use, in MiB; `nil` for no limit.
     public var memoryLimitMegabytes: Int?
+    /// The exchange files, shared by every copy of this value.
+    private let slots: ExchangeSlots
 
     public init(executable: String, arguments: [String], timeLimitSeconds: Double, memoryLimitMegabytes: Int? = nil) {
         self.executable = executable
         self.arguments = arguments
         self.timeLimitSeconds = timeLimitSeconds
         self.memoryLimitMegabytes = memoryLimitMegabytes
+        slots = ExchangeSlots()
     }
 
     public func handle(_ message: Message, context: inout Context) async -> Message {
         do {
-            return try await run(message, context: &context)
+            let (reply, state) = try await slots.withSlot { [context] slot in try await run(message, context: context, in: slot) }
+            context.state = state
+            return reply
         } catch {
             return message.reply(error: MessageError(code: .clientAppRaisedException, reason: "\(error)"))
         }
     }
 
+    /// Removes the exchange files kept between messages; call it when the node stops.
+    public func removeExchangeFiles() { slots.removeAll() }
+
     /// The child's side: answers the instruction in `input` with `app`, writing the reply to `output`.
     public static func serve(input: String, output: String, app: ClientApp) async throws {
-        var (message, context) = try ClientAppExchange.read(from: input)
+        // The instruction's arrays stay in the SuperNode's file: mapped, not read into fresh memory.
+        var (message, context) = try ClientAppExchange.read(from: input, mapping: true)
         let reply = await app.handle(message, context: &context)
         try ClientAppExchange.write(reply, context: context, to: output)
     }
 
-    private func run(_ message: Message, context: inout Context) async throws -> Message {
+    /// The reply and the updated state.
+    private func run(_ message: Message, context: Context, in slot: ExchangeSlots.Slot) async throws -> (Message, RecordDict) {
         let files = FileManager.default
-        let folder = files.temporaryDirectory.appendingPathComponent("pollen-clientapp-\(UUID().uuidString)").path
-        try files.createDirectory(atPath: folder, withIntermediateDirectories: false, attributes: [.posixPermissions: 0o700])
-        defer { try? files.removeItem(atPath: folder) }
-        let (input, output, log) = ("\(folder)/in", "\(folder)/out", "\(folder)/log")
+        let (input, output, log) = (slot.input, slot.output, slot.log)
         try ClientAppExchange.write(message, context: context, to: input)
+        // Last message's reply must not pass for this one's: a child that writes none leaves an empty header.
+        try ClientAppExchange.invalidate(output)
         guard files.createFile(atPath: log, contents: nil) else { throw IsolationError("cannot create '\(log)'") }
         let logHandle = try FileHandle(forWritingTo: URL(fileURLWithPath: log))
         defer { try? logHandle.close() }
@@ -81,11 +91,10 @@ public struct IsolatedClientApp: ClientAppRunner {
             throw IsolationError("the ClientApp process wrote a reply of \(size) bytes, more than the \(Self.maximumReplyBytes) allowed")
         }
         let (reply, updated) = try ClientAppExchange.read(from: output)
-        context.state = updated.state
         // Only the reply's body comes from the child; what it answers, and for whom, is the instruction's.
         switch reply.body {
-        case .content(let content): return message.reply(content: content)
-        case .error(let error): return message.reply(error: error)
+        case .content(let content): return (message.reply(content: content), updated.state)
+        case .error(let error): return (message.reply(error: error), updated.state)
         }
     }
 

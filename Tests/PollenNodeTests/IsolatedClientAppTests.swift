@@ -1,6 +1,6 @@
 import Foundation
 import PollenCore
-import PollenNode
+@testable import PollenNode
 import Testing
 
 /// The isolation boundary itself, with stand-in child programs that crash, hang or fail: each is one failure
@@ -63,16 +63,68 @@ import Testing
         #expect(reply.error?.reason.contains("cannot start the ClientApp process") == true, "\(reply.error?.reason ?? "")")
     }
 
-    @Test func theExchangeCarriesTheMessageAndContextBothWays() throws {
+    @Test(arguments: [false, true]) func theExchangeCarriesTheMessageAndContextBothWays(mapping: Bool) throws {
         let path = FileManager.default.temporaryDirectory.appendingPathComponent("exchange-\(UUID().uuidString)").path
         defer { try? FileManager.default.removeItem(atPath: path) }
+        // A larger exchange first: writing over it must leave nothing of it behind.
+        var large = RecordDict()
+        large[arrays: "arrays"] = ["w": try Tensor([Float](repeating: 2, count: 5_000))]
+        try ClientAppExchange.write(Message(content: large, destination: NodeID(4), type: .train), context: Context(runID: RunID(9), nodeID: NodeID(4)), to: path)
         var content = RecordDict()
-        content[arrays: "arrays"] = ["w": try Tensor([Float](repeating: 0.5, count: 10))]
+        // Odd sizes, so that the second array starts unaligned unless padded.
+        content[arrays: "arrays"] = ["w": try Tensor([Float](repeating: 0.5, count: 10)), "b": try Tensor([Double](repeating: 1.5, count: 3))]
         let context = Context(runID: RunID(9), nodeID: NodeID(4), nodeConfig: ["data-path": "/data.csv"], runConfig: ["app": "x"], state: content)
         try ClientAppExchange.write(Message(content: content, destination: NodeID(4), type: .train), context: context, to: path)
-        let (message, read) = try ClientAppExchange.read(from: path)
+        let (message, read) = try ClientAppExchange.read(from: path, mapping: mapping)
         #expect(message.content == content)
         #expect(read.state == content && read.nodeConfig == context.nodeConfig && read.runConfig == context.runConfig && read.nodeID == NodeID(4))
+        for (_, tensor) in message.content?[arrays: "arrays"] ?? [:] {
+            #expect(tensor.withUnsafeBytes { Int(bitPattern: $0.baseAddress) } % 64 == 0, "an array is not 64-byte aligned")
+        }
+        // Writing a mapped array changes this process's copy, never the file.
+        var written = try #require(message.content?[arrays: "arrays"]?["w"])
+        try written.withUnsafeMutableBufferPointer(as: Float.self) { $0[0] = 7 }
+        #expect(try written.scalars(as: Float.self)[0] == 7)
+        #expect(try ClientAppExchange.read(from: path).message.content == content)
+    }
+
+    @Test func aChildThatWritesNoReplyNeverGetsLastMessagesReply() async throws {
+        // The first message's child answers with its instruction (a valid exchange), the second's writes nothing:
+        // the files are kept between messages, and the first reply must not pass for the second.
+        let mark = FileManager.default.temporaryDirectory.appendingPathComponent("answered-\(UUID().uuidString)").path
+        defer { try? FileManager.default.removeItem(atPath: mark) }
+        let script = "if [ -e '\(mark)' ]; then exit 0; fi; touch '\(mark)'; cp \"$2\" \"$4\""
+        let app = IsolatedClientApp(executable: "/bin/sh", arguments: ["-c", script, "sh"], timeLimitSeconds: 30)
+        defer { app.removeExchangeFiles() }
+        var context = Context(runID: RunID(1), nodeID: NodeID(3))
+        let first = await app.handle(Self.instruction, context: &context)
+        #expect(first.content == Self.instruction.content, "\(first.error?.reason ?? "")")
+        let second = await app.handle(Self.instruction, context: &context)
+        #expect(second.error?.reason.contains("wrote no reply") == true, "\(second.error?.reason ?? "a stale reply")")
+    }
+
+    @Test func exchangeFilesAreEmptiedWhenIdleAndRemovedAtTheEnd() async throws {
+        let parent = FileManager.default.temporaryDirectory.appendingPathComponent("slots-\(UUID().uuidString)").path
+        try FileManager.default.createDirectory(atPath: parent, withIntermediateDirectories: false)
+        defer { try? FileManager.default.removeItem(atPath: parent) }
+        // A folder a killed SuperNode left (no process has pid 0x7FFFFFFF) goes when a new one starts.
+        let abandoned = "\(parent)/pollen-clientapp-2147483647-\(UUID().uuidString)"
+        try FileManager.default.createDirectory(atPath: abandoned, withIntermediateDirectories: false)
+        let slots = ExchangeSlots(parent: parent, idleSeconds: 0.2)
+        let slot = try await slots.withSlot { slot in
+            try Data(repeating: 1, count: 4_096).write(to: URL(fileURLWithPath: slot.output))
+            return slot
+        }
+        #expect(!FileManager.default.fileExists(atPath: abandoned))
+        #expect((try FileManager.default.attributesOfItem(atPath: slot.output)[.size] as? Int) == 4_096)
+        var size = 4_096
+        for _ in 0..<100 where size > 0 {
+            try await Task.sleep(for: .milliseconds(50))
+            size = try FileManager.default.attributesOfItem(atPath: slot.output)[.size] as? Int ?? -1
+        }
+        #expect(size == 0, "an idle slot kept its files")
+        slots.removeAll()
+        #expect(try FileManager.default.contentsOfDirectory(atPath: parent).isEmpty)
     }
 
     @Test func aDamagedExchangeFileIsAnErrorThatSaysSo() throws {

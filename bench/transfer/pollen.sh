@@ -30,41 +30,38 @@ for n in 1 2; do
     pids+=($!)
 done
 
-# Peak resident memory (VmHWM) of every process of the deployment, read until the run ends.
-peak() { awk '/VmHWM/ { print $2 }' "/proc/$1/status" 2>/dev/null || echo 0; }
-declare -A peaks
-# The ServerApp process (a child of the SuperLink) and the ClientApp processes (children of the SuperNodes) come
-# and go: the largest of each kind is kept.
-declare -A kinds
-sample() {
-    for pid in "${pids[@]}"; do
-        local kb; kb=$(peak "$pid"); [[ ${kb:-0} -gt ${peaks[$pid]:-0} ]] && peaks[$pid]=$kb
-        for child in $(pgrep -P "$pid" 2>/dev/null); do
-            local kind; kind=$({ tr '\0' ' ' < "/proc/$child/cmdline"; } 2>/dev/null | awk '{ print $2 }') || true
-            [[ -n $kind ]] || continue  # the child ended meanwhile
-            kb=$(peak "$child"); [[ ${kb:-0} -gt ${kinds[$kind]:-0} ]] && kinds[$kind]=$kb
-        done
-    done
-    return 0
-}
+# Peak resident memory (VmHWM) of the daemons and of the ServerApp and ClientApp processes they start, sampled by
+# one Python process (a sampler forking pgrep and awk every sample took a fifth of a core from the deployment).
+python3 "$here/pollen_peaks.py" "${SAMPLE_INTERVAL:-0.05}" "superlink=$link" "supernode1=${pids[1]}" "supernode2=${pids[2]}" \
+    >"$work/peaks.json" &
+sampler=$!
 
 start=$(date +%s.%N)
 "$pollen" run --insecure --superlink "127.0.0.1:$port" --app model-transfer --run-config "model-parameters=$params" \
     --run-config "num-server-rounds=$rounds" --stream >"$work/run.log" 2>&1 &
 run=$!
-while kill -0 $run 2>/dev/null; do sample; sleep 0.2; done
 wait $run || { echo "the run failed; see $work" >&2; cat "$work/run.log" >&2; exit 1; }
 end=$(date +%s.%N)
-sample
+kill -TERM $sampler; wait $sampler || true
+# CPU seconds (user + system) of each daemon and the app processes it started and reaped, the ServerApp's included
+# once the SuperLink has reaped it.
+cpu() { awk '{ print ($14 + $15 + $16 + $17) / 100 }' "/proc/$1/stat" 2>/dev/null || echo 0; }
+for _ in $(seq 1 50); do [[ -z $(pgrep -P "$link") ]] && break; sleep 0.1; done
+cpus="$(cpu "$link") $(cpu "${pids[1]}") $(cpu "${pids[2]}")"
 
-python3 - "$work/run.log" "$isolation" "$params" "$start" "$end" "${kinds[serverapp]:-0}" "${kinds[clientapp]:-0}" "${peaks[$link]}" "${peaks[${pids[1]}]}" "${peaks[${pids[2]}]}" <<'PY'
+python3 - "$work/run.log" "$isolation" "$params" "$start" "$end" "$work/peaks.json" "$cpus" <<'PY'
 import json, re, sys
-log, isolation, params, start, end, serverapp, clientapp, link, *nodes = sys.argv[1:]
+log, isolation, params, start, end, peaks, cpus = sys.argv[1:]
+peaks = json.load(open(peaks))
+link, nodes = peaks["roots"]["superlink"], [peaks["roots"]["supernode1"], peaks["roots"]["supernode2"]]
+serverapp, clientapp = peaks["kinds"].get("serverapp", 0), peaks["kinds"].get("clientapp", 0)
+link_cpu, *node_cpus = [float(c) for c in cpus.split()]
 rounds = [float(m) for m in re.findall(r"^round \d+: ([0-9.]+) s", open(log).read(), re.M)]
 mb = lambda kb: round(int(kb) / 1024, 1)
 print(json.dumps({
     "side": "pollen", "isolation": isolation, "params": int(params), "rounds": rounds, "median_round_s": sorted(rounds)[len(rounds) // 2],
     "superlink_peak_mb": mb(link), "serverapp_peak_mb": mb(serverapp), "supernode_peak_mb": [mb(n) for n in nodes],
     "clientapp_peak_mb": mb(clientapp), "wall_s": round(float(end) - float(start), 2),
+    "cpu_s": {"superlink_and_serverapp": link_cpu, "supernodes_and_clientapps": node_cpus},
 }))
 PY

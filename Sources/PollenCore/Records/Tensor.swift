@@ -51,6 +51,23 @@ public struct Tensor: Sendable, Equatable, CustomStringConvertible {
         storage = try TensorStorage(byteCount: byteCount, fill: fill)
     }
 
+    /// A tensor viewing the bytes of `file` from `offset`, without copying them (writes make a private copy).
+    ///
+    /// - Throws: `CoreError.invalidTensor` when the bytes run past the end of `file` or `offset` is not 64-byte
+    ///   aligned.
+    package init(dtype: DType, shape: [Int], viewing file: FileMapping, offset: Int) throws {
+        let byteCount = try Tensor.byteCount(dtype: dtype, shape: shape)
+        guard offset >= 0, offset % TensorStorage.alignment == 0, byteCount <= file.count - offset else {
+            throw CoreError(
+                code: .invalidTensor,
+                message: "a \(dtype) tensor of shape \(shape) at offset \(offset) does not fit in a mapping of \(file.count) bytes, 64-byte aligned"
+            )
+        }
+        self.dtype = dtype
+        self.shape = shape
+        storage = TensorStorage(viewing: file, offset: offset, byteCount: byteCount)
+    }
+
     /// A tensor holding a copy of `bytes`.
     public init(dtype: DType, shape: [Int], bytes: [UInt8]) throws {
         self = try bytes.withUnsafeBytes { try Tensor(dtype: dtype, shape: shape, bytes: $0) }
