@@ -74,7 +74,7 @@ public struct FedAvg: Strategy {
         WeightedArrayAverage(weightKey: weightedByKey, arrayRecordKey: arrayRecordKey, expected: arrays)
     }
 
-    public func finishTrain(round: Int, aggregation: WeightedArrayAverage) -> TrainOutcome {
+    public func finishTrain(round: Int, aggregation: consuming WeightedArrayAverage) -> TrainOutcome {
         let tally = aggregation.tally
         if tally.succeeded > 0 && tally.failureFraction > acceptedFailureFraction {
             return TrainOutcome(
@@ -83,7 +83,7 @@ public struct FedAvg: Strategy {
                     + "\(Int(acceptedFailureFraction * 100))%; the round keeps the previous arrays"
             )
         }
-        let arrays = aggregation.average
+        let arrays = aggregation.takeAverage()
         var skippedReason: String?
         if arrays == nil {
             skippedReason = tally.succeeded > 0

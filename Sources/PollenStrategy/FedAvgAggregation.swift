@@ -20,7 +20,8 @@ public struct WeightedArrayAverage: ReplyAggregation {
     private let weightKey: String
     private let arrayRecordKey: String
     private var slots: [Slot] = []
-    /// The weighted sums, every slot after the other; a tensor for its zeroed, huge-page storage.
+    /// The weighted sums, every slot after the other, each starting 64-byte aligned; a tensor for its zeroed,
+    /// huge-page storage.
     private var sums: Tensor?
     private var totalWeight = 0.0
     /// The weighted sums of the replies' metrics.
@@ -39,10 +40,14 @@ public struct WeightedArrayAverage: ReplyAggregation {
         }
     }
 
+    /// Float32 elements in 64 bytes: every slot starts on a multiple, so the average's arrays can be views of
+    /// `sums` (`Tensor.split`).
+    private static let slotAlignment = 16
+
     private static func layout(of arrays: ArrayRecord) -> [Slot] {
         var offset = 0
         return arrays.map { entry in
-            defer { offset += entry.value.count }
+            defer { offset = (offset + entry.value.count + slotAlignment - 1) / slotAlignment * slotAlignment }
             return Slot(name: entry.key, shape: entry.value.shape, offset: offset, count: entry.value.count)
         }
     }
@@ -119,21 +124,20 @@ public struct WeightedArrayAverage: ReplyAggregation {
         tally.merge(later.tally)
     }
 
-    /// The weighted average, or `nil` when no reply with a positive total weight was folded.
-    public var average: ArrayRecord? {
-        guard totalWeight > 0, let sums else { return nil }
+    /// The weighted average, or `nil` when no reply with a positive total weight was folded. The sums become the
+    /// average in place, so this aggregation has no arrays left afterwards (a second call returns `nil`), and the
+    /// average's arrays share one buffer: a round allocates no second model.
+    public mutating func takeAverage() -> ArrayRecord? {
+        guard totalWeight > 0, var average = sums else { return nil }
+        sums = nil
         // Dividing (rather than multiplying by the reciprocal) keeps the average of identical updates exact.
         let total = Float(totalWeight)
-        return ArrayRecord(slots.map { slot in
-            // The slot's shape holds exactly `count` float32 elements, so this cannot throw.
-            let tensor = try! Tensor(dtype: .float32, shape: slot.shape) { destination in
-                let average = destination.bindMemory(to: Float.self)
-                try! sums.withUnsafeBufferPointer(as: Float.self) { sums in
-                    for index in 0..<slot.count { average[index] = sums[slot.offset + index] / total }
-                }
-            }
-            return (slot.name, tensor)
-        })
+        try! average.withUnsafeMutableBufferPointer(as: Float.self) { values in
+            for index in values.indices { values[index] /= total }
+        }
+        // The layout's slots are in order, apart and 64-byte aligned inside `sums`, so the split cannot fail.
+        let parts = try! (consume average).split(shapes: slots.map(\.shape), offsets: slots.map(\.offset))
+        return ArrayRecord(zip(slots, parts).map { ($0.name, $1) })
     }
 }
 

@@ -18,8 +18,9 @@ public protocol Strategy: Sendable {
     /// An empty fold over the training replies of round `round`, which sent `arrays`.
     func makeTrainAggregation(round: Int, arrays: ArrayRecord?) -> TrainAggregation
 
-    /// The new global arrays and training metrics from the folded replies of round `round`.
-    func finishTrain(round: Int, aggregation: TrainAggregation) -> TrainOutcome
+    /// The new global arrays and training metrics from the folded replies of round `round`; the aggregation is
+    /// handed over, so that its buffers can become the new arrays without a copy.
+    func finishTrain(round: Int, aggregation: consuming TrainAggregation) -> TrainOutcome
 
     /// The evaluation messages of round `round`; empty when federated evaluation is off.
     func configureEvaluate(round: Int, arrays: ArrayRecord, config: ConfigRecord, grid: any Grid) async throws -> [Message]
@@ -37,7 +38,7 @@ extension Strategy {
     public func aggregateTrain(round: Int, replies: [Message], arrays: ArrayRecord? = nil) -> TrainOutcome {
         var aggregation = makeTrainAggregation(round: round, arrays: arrays)
         for reply in replies { aggregation.add(reply) }
-        return finishTrain(round: round, aggregation: aggregation)
+        return finishTrain(round: round, aggregation: consume aggregation)
     }
 
     /// Aggregates a list of evaluation replies (Flower's `aggregate_evaluate`).

@@ -76,7 +76,7 @@ extension Strategy {
             let trainAggregation = try await grid.sendAndAggregate(
                 trainMessages, into: makeTrainAggregation(round: round, arrays: arrays), timeoutSeconds: options.timeoutSeconds
             )
-            let train = finishTrain(round: round, aggregation: trainAggregation)
+            let train = finishTrain(round: round, aggregation: consume trainAggregation)
             if let updated = train.arrays { arrays = updated }
 
             var evaluation: EvaluateOutcome?

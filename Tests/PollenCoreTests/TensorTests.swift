@@ -68,4 +68,26 @@ import Testing
         let filled = try Tensor(dtype: .float32, shape: [count]) { $0.bindMemory(to: Float.self).initialize(repeating: 3) }
         #expect(try filled.scalars(as: Float.self).allSatisfy { $0 == 3 })
     }
+
+    /// A split hands out the tensor's own bytes as parts: no copy, each part written on its own.
+    @Test func splittingSharesTheBytesAndKeepsThePartsApart() throws {
+        let whole = try Tensor((0..<40).map(Float.init))
+        let base = whole.withUnsafeBytes { Int(bitPattern: $0.baseAddress) }
+        var parts = try (consume whole).split(shapes: [[2, 3], [4]], offsets: [0, 16])
+        #expect(parts[0].withUnsafeBytes { Int(bitPattern: $0.baseAddress) } == base, "the first part was copied")
+        #expect(parts[1].withUnsafeBytes { Int(bitPattern: $0.baseAddress) } == base + 64, "the second part was copied")
+        #expect(try parts[0].scalars(as: Float.self) == [0, 1, 2, 3, 4, 5] && parts[0].shape == [2, 3])
+        #expect(try parts[1].scalars(as: Float.self) == [16, 17, 18, 19])
+        try parts[0].withUnsafeMutableBufferPointer(as: Float.self) { $0.update(repeating: -1) }
+        #expect(try parts[1].scalars(as: Float.self) == [16, 17, 18, 19])
+        // A part shared with a copy is copied before it is written.
+        let kept = parts[1]
+        try parts[1].withUnsafeMutableBufferPointer(as: Float.self) { $0[0] = 99 }
+        #expect(try kept.scalars(as: Float.self)[0] == 16)
+
+        let source = try Tensor((0..<40).map(Float.init))
+        #expect(throws: CoreError.self) { try source.split(shapes: [[4]], offsets: [3]) }  // not 64-byte aligned
+        #expect(throws: CoreError.self) { try source.split(shapes: [[20], [4]], offsets: [0, 16]) }  // overlapping
+        #expect(throws: CoreError.self) { try source.split(shapes: [[32]], offsets: [16]) }  // past the end
+    }
 }

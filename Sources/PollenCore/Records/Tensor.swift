@@ -65,7 +65,35 @@ public struct Tensor: Sendable, Equatable, CustomStringConvertible {
         }
         self.dtype = dtype
         self.shape = shape
-        storage = TensorStorage(viewing: file, offset: offset, byteCount: byteCount)
+        storage = TensorStorage(viewing: file.start + offset, byteCount: byteCount, owner: file)
+    }
+
+    /// Splits this tensor's elements into tensors of `shapes`, each starting at its element offset in `offsets`,
+    /// without copying: the parts share these bytes, which no one else may then reach (this tensor is consumed,
+    /// and copies of it must be gone for the split to be copy-free; otherwise the bytes are copied first).
+    ///
+    /// - Throws: `CoreError.invalidTensor` when a part runs past the end, parts overlap or a part does not start
+    ///   64-byte aligned.
+    package consuming func split(shapes: [[Int]], offsets: [Int]) throws -> [Tensor] {
+        precondition(shapes.count == offsets.count, "one offset per shape")
+        if !isKnownUniquelyReferenced(&storage) { storage = TensorStorage(copying: storage.buffer) }
+        let owner = storage
+        var end = 0
+        return try zip(shapes, offsets).map { shape, offset in
+            let byteCount = try Tensor.byteCount(dtype: dtype, shape: shape)
+            let start = offset * dtype.byteWidth
+            guard offset >= 0, start >= end, start % TensorStorage.alignment == 0, byteCount <= owner.byteCount - start else {
+                throw CoreError(code: .invalidTensor, message: "part \(shape) at element \(offset) does not fit, aligned and apart, in \(self.shape)")
+            }
+            end = start + byteCount
+            return Tensor(dtype: dtype, shape: shape, storage: TensorStorage(viewing: owner.bytes + start, byteCount: byteCount, owner: owner))
+        }
+    }
+
+    private init(dtype: DType, shape: [Int], storage: TensorStorage) {
+        self.dtype = dtype
+        self.shape = shape
+        self.storage = storage
     }
 
     /// A tensor holding a copy of `bytes`.

@@ -2,8 +2,9 @@ import Foundation
 
 /// The bytes behind a `Tensor`: one 64-byte-aligned allocation, shared between copies until one of them writes.
 ///
-/// Storage may also view a range of a `FileMapping` (a file mapped copy-on-write): reading it touches no new
-/// memory, and a write lands in private pages of this process, never in the file.
+/// Storage may also view a range of bytes another object owns: a `FileMapping` (a file mapped copy-on-write, so
+/// reading touches no new memory and a write lands in private pages, never in the file), or a range of another
+/// storage that only such views still reach (`Tensor.split`).
 ///
 /// Large tensors (a model's layers, a 100 MB update) are mapped straight from the kernel on 2 MiB boundaries and
 /// marked for transparent huge pages: their first touch costs one page fault per 2 MiB instead of one per 4 KiB,
@@ -22,11 +23,10 @@ final class TensorStorage: @unchecked Sendable {
 
     let bytes: UnsafeMutableRawPointer
     let byteCount: Int
-    /// The length of the mapping behind `bytes`, or 0 for a heap allocation or a view of `file`.
+    /// The length of the mapping behind `bytes`, or 0 for a heap allocation or a view.
     private let mappedLength: Int
-    /// The file mapping `bytes` points into, kept alive as long as this storage; `nil` when this storage owns its
-    /// bytes.
-    private let file: FileMapping?
+    /// What owns the bytes of a view, kept alive as long as it; `nil` when this storage owns its bytes.
+    private let owner: AnyObject?
 
     /// Allocates `byteCount` zeroed bytes.
     convenience init(zeroedByteCount byteCount: Int) {
@@ -50,18 +50,18 @@ final class TensorStorage: @unchecked Sendable {
         }
     }
 
-    /// Views `byteCount` bytes of `file` from `offset`, which the caller has checked lie inside it and are
-    /// 64-byte aligned.
-    init(viewing file: FileMapping, offset: Int, byteCount: Int) {
-        self.file = file
+    /// Views the `byteCount` bytes at `bytes`, which `owner` keeps valid and which the caller has checked are
+    /// 64-byte aligned and written through no other storage.
+    init(viewing bytes: UnsafeMutableRawPointer, byteCount: Int, owner: AnyObject) {
+        self.owner = owner
         self.byteCount = byteCount
-        bytes = file.start + offset
+        self.bytes = bytes
         mappedLength = 0
     }
 
     private init(uninitializedByteCount byteCount: Int) {
         self.byteCount = byteCount
-        file = nil
+        owner = nil
         if byteCount >= Self.mappedThreshold, let mapped = Self.mapHugePages(byteCount) {
             bytes = mapped.start
             mappedLength = mapped.length
@@ -72,7 +72,7 @@ final class TensorStorage: @unchecked Sendable {
     }
 
     deinit {
-        if file != nil { return }
+        if owner != nil { return }
         if mappedLength > 0 { munmap(bytes, mappedLength) } else { bytes.deallocate() }
     }
 
