@@ -44,6 +44,24 @@ struct RuntimeGrid: Grid {
     }
 
     func sendAndReceive(_ messages: [PollenCore.Message], timeoutSeconds: Double) async throws -> [PollenCore.Message] {
+        var replies = [PollenCore.Message]()
+        try await exchange(messages, timeoutSeconds: timeoutSeconds) { replies.append($0) }
+        return replies
+    }
+
+    /// Folds each reply into the aggregation as soon as it and the replies before it have come: the first reply is
+    /// added while the next ones are still on their way, and a round holds no more replies at once than their
+    /// order makes it.
+    func sendAndAggregate<Aggregation: ReplyAggregation>(
+        _ messages: [PollenCore.Message], into aggregation: Aggregation, timeoutSeconds: Double
+    ) async throws -> Aggregation {
+        var result = aggregation
+        try await exchange(messages, timeoutSeconds: timeoutSeconds) { result.add($0) }
+        return result
+    }
+
+    /// Sends `messages` and hands their replies to `deliver` in their order (`ReplyCollector`).
+    private func exchange(_ messages: [PollenCore.Message], timeoutSeconds: Double, deliver: (PollenCore.Message) throws -> Void) async throws {
         let stamped = ReplyCollector.instructions(messages, run: runID, timeoutSeconds: timeoutSeconds)
         let encoded = try MessageCodec.encode(stamped)
         let pushed = try await client.call("push-messages", Flwr_Proto_PushAppMessagesRequest.with {
@@ -61,7 +79,7 @@ struct RuntimeGrid: Grid {
         }
 
         let instructions = encoded.map(\.message.metadata.messageID)
-        return try await ReplyCollector.collect(instructions, run: runID, timeoutSeconds: timeoutSeconds) { pending, wait in
+        try await ReplyCollector.collect(instructions, run: runID, timeoutSeconds: timeoutSeconds, take: { pending, wait in
             let (pulled, held) = try await client.poll("pull-messages", Flwr_Proto_PullAppMessagesRequest.with {
                 $0.messageIds = pending.map(\.rawValue)
             }, waitSeconds: wait, as: Flwr_Proto_PullAppMessagesResponse.self)
@@ -76,7 +94,7 @@ struct RuntimeGrid: Grid {
                 let error = proto.hasError ? MessageError(proto: proto.error) : nil
                 return (instruction, await read(metadata, error: error, tree: trees[metadata.messageID.rawValue]))
             }
-        }
+        }, deliver: deliver)
     }
 
     /// The full reply, or a failure reply saying why it could not be read: one node's bad reply never fails a round.

@@ -31,6 +31,23 @@ public struct LinkGrid: Grid {
     }
 
     public func sendAndReceive(_ messages: [Message], timeoutSeconds: Double) async throws -> [Message] {
+        var replies = [Message]()
+        try await exchange(messages, timeoutSeconds: timeoutSeconds) { replies.append($0) }
+        return replies
+    }
+
+    /// Folds each reply into the aggregation as soon as it and the replies before it have come, so a round holds
+    /// no more replies at once than their order makes it.
+    public func sendAndAggregate<Aggregation: ReplyAggregation>(
+        _ messages: [Message], into aggregation: Aggregation, timeoutSeconds: Double
+    ) async throws -> Aggregation {
+        var result = aggregation
+        try await exchange(messages, timeoutSeconds: timeoutSeconds) { result.add($0) }
+        return result
+    }
+
+    /// Sends `messages` and hands their replies to `deliver` in their order (`ReplyCollector`).
+    private func exchange(_ messages: [Message], timeoutSeconds: Double, deliver: (Message) throws -> Void) async throws {
         var pending = [MessageID]()
         let stamped = ReplyCollector.instructions(messages, run: runID, timeoutSeconds: timeoutSeconds)
         for encoded in try MessageCodec.encode(stamped) {
@@ -42,7 +59,7 @@ public struct LinkGrid: Grid {
         }
         // The deadline for a reply's objects is the round's.
         let deadline = Date().addingTimeInterval(timeoutSeconds)
-        return try await ReplyCollector.collect(pending, run: runID, timeoutSeconds: timeoutSeconds) { pending, wait in
+        try await ReplyCollector.collect(pending, run: runID, timeoutSeconds: timeoutSeconds, take: { pending, wait in
             let replies = try await signals.longPoll(.run(runID), seconds: min(wait, pollSeconds), isEmpty: \.isEmpty) {
                 if let run = try await state.run(runID), run.status.isFinished {
                     throw LinkGridError(message: "run \(runID) is \(run.status): \(run.status.details)")
@@ -55,7 +72,7 @@ public struct LinkGrid: Grid {
                 taken.append((instruction, await message(from: reply, deadline: deadline)))
             }
             return taken
-        }
+        }, deliver: deliver)
     }
 
     /// The full reply, or a failure reply saying why it could not be read: one node's bad reply never fails a round.

@@ -3,7 +3,9 @@ import Foundation
 
 /// How a SuperLink-side grid stamps the instructions it sends and waits for the replies to the instructions it sent: it takes what has arrived
 /// until every instruction has its reply or `timeoutSeconds` have passed, when each missing reply becomes a failure
-/// saying so. Replies come back in the instructions' order.
+/// saying so. Replies come back in the instructions' order, each as soon as it and every reply before it are in,
+/// so that a grid folds them into an aggregation while it waits for the rest (and holds no more of them than the
+/// order makes it).
 public enum ReplyCollector {
     /// The longest a single `take` waits for replies to arrive, in seconds.
     public static let longestTakeSeconds = 1.0
@@ -14,24 +16,46 @@ public enum ReplyCollector {
         _ instructions: [MessageID], run: RunID, timeoutSeconds: Double,
         take: ([MessageID], Double) async throws -> [(instruction: MessageID, reply: Message)]
     ) async throws -> [Message] {
-        var pending = instructions
+        var replies = [Message]()
+        try await collect(instructions, run: run, timeoutSeconds: timeoutSeconds, take: take) { replies.append($0) }
+        return replies
+    }
+
+    /// `collect`, handing each reply to `deliver` in the instructions' order as soon as it and every reply before
+    /// it have come.
+    public static func collect(
+        _ instructions: [MessageID], run: RunID, timeoutSeconds: Double,
+        take: ([MessageID], Double) async throws -> [(instruction: MessageID, reply: Message)],
+        deliver: (Message) throws -> Void
+    ) async throws {
+        var pending = Set(instructions)
         let order = Dictionary(uniqueKeysWithValues: instructions.enumerated().map { ($1, $0) })
-        var replies = [(Int, Message)]()
+        // Replies that came before one they follow, by place.
+        var early = [Int: Message]()
+        var next = 0
+        func arrived(_ instruction: MessageID, _ reply: Message) throws {
+            guard pending.remove(instruction) != nil, let place = order[instruction] else { return }
+            early[place] = reply
+            while let reply = early.removeValue(forKey: next) {
+                try deliver(reply)
+                next += 1
+            }
+        }
         let deadline = Date().addingTimeInterval(timeoutSeconds)
         while !pending.isEmpty {
             try Task.checkCancellation()
             let wait = min(longestTakeSeconds, max(deadline.timeIntervalSinceNow, 0))
-            for (instruction, reply) in try await take(pending, wait) where pending.contains(instruction) {
-                pending.removeAll { $0 == instruction }
-                replies.append((order[instruction] ?? 0, reply))
+            for (instruction, reply) in try await take(instructions.filter(pending.contains), wait) {
+                try arrived(instruction, reply)
             }
             guard !pending.isEmpty else { break }
             guard Date() < deadline else {
-                replies += pending.map { (order[$0] ?? 0, timeoutReply(to: $0, run: run, timeoutSeconds: timeoutSeconds)) }
+                for instruction in instructions where pending.contains(instruction) {
+                    try arrived(instruction, timeoutReply(to: instruction, run: run, timeoutSeconds: timeoutSeconds))
+                }
                 break
             }
         }
-        return replies.sorted { $0.0 < $1.0 }.map(\.1)
     }
 
     /// `messages` as instructions of `run`, from the SuperLink, created now, living no longer than the
