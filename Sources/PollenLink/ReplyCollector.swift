@@ -50,6 +50,10 @@ public enum ReplyCollector {
             }
             guard !pending.isEmpty else { break }
             guard Date() < deadline else {
+                // Folding what came may itself have taken the rest of the time: what is in by now still counts.
+                for (instruction, reply) in try await take(instructions.filter(pending.contains), 0) {
+                    try arrived(instruction, reply)
+                }
                 for instruction in instructions where pending.contains(instruction) {
                     try arrived(instruction, timeoutReply(to: instruction, run: run, timeoutSeconds: timeoutSeconds))
                 }

@@ -28,8 +28,7 @@ public enum ClientAppExchange {
         if let tensor = tensors.first(where: { $0.shape.contains { Int32(exactly: $0) == nil } }) {
             throw failure("an array of shape \(tensor.shape) has a dimension beyond Flower's 32-bit limit")
         }
-        let file = open(path, O_WRONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0o600)
-        guard file >= 0 else { throw failure("cannot write the ClientApp exchange file '\(path)': \(String(cString: strerror(errno)))") }
+        let file = try openForWriting(path)
         defer { close(file) }
         var header = [UInt8]()
         withUnsafeBytes(of: UInt64(messageBytes.count).littleEndian) { header += $0 }
@@ -54,9 +53,8 @@ public enum ClientAppExchange {
     /// Makes whatever `path` holds unreadable as an exchange (its header says "no message"), keeping its pages for
     /// the next `write`; a missing file stays missing.
     public static func invalidate(_ path: String) throws {
-        let file = open(path, O_WRONLY | O_CLOEXEC | O_NOFOLLOW)
-        if file < 0, errno == ENOENT { return }
-        guard file >= 0 else { throw failure("cannot reset the ClientApp exchange file '\(path)': \(String(cString: strerror(errno)))") }
+        guard access(path, F_OK) == 0 else { return }
+        let file = try openForWriting(path)
         defer { close(file) }
         let empty = [UInt8](repeating: 0, count: 16)
         try empty.withUnsafeBytes { try writeAll($0, to: file, path: path) }
@@ -163,6 +161,26 @@ public enum ClientAppExchange {
             case nil: throw failure("record '\(item.key)' in '\(reader.path)' is empty")
             }
         })
+    }
+
+    /// Opens `path` for writing, created readable by its owner only if missing. Whatever else a child may have
+    /// left there (a FIFO that would block the open, a link, a folder, a second name of another file) is removed
+    /// and a new file made in its place.
+    private static func openForWriting(_ path: String) throws -> Int32 {
+        let flags = O_WRONLY | O_CLOEXEC | O_NOFOLLOW
+        var file = open(path, flags | O_CREAT | O_NONBLOCK, 0o600)
+        if file >= 0 {
+            var status = stat()
+            if fstat(file, &status) == 0, status.st_mode & S_IFMT == S_IFREG, status.st_nlink == 1 {
+                _ = fcntl(file, F_SETFL, fcntl(file, F_GETFL) & ~O_NONBLOCK)
+                return file
+            }
+            close(file)
+        }
+        try? FileManager.default.removeItem(atPath: path)
+        file = open(path, flags | O_CREAT | O_EXCL, 0o600)
+        guard file >= 0 else { throw failure("cannot write the ClientApp exchange file '\(path)': \(String(cString: strerror(errno)))") }
+        return file
     }
 
     private static func writeAll(_ bytes: UnsafeRawBufferPointer, to file: Int32, path: String) throws {

@@ -7,26 +7,40 @@ import Synchronization
 /// Writing 100 MB into a new file costs the kernel 100 MB of fresh pages; overwriting a file of that size reuses
 /// its pages (measured here: a ClientApp process answering a 100 MB instruction took 60–240 ms with a new reply
 /// file, 40 ms with last round's). So a slot's files stay between messages and are overwritten in place, and
-/// are emptied once the slot has been idle for `idleSeconds`, so that an idle node holds no copy of a model.
+/// are emptied once the slot has been idle for `idleSeconds`, so that an idle node holds no copy of a model. A
+/// slot whose message failed is removed rather than reused, so that whatever a failing child left in it (or a
+/// cleaner removed from it) cannot break the next message.
 ///
 /// Each instance owns a folder `pollen-clientapp-<pid>-<uuid>` (mode 0700) in the temporary folder, with one
 /// numbered slot per message in flight. The folder is removed by `removeAll` (a SuperNode's shutdown) or when the
-/// instance is released; folders left by a SuperNode that no longer runs (killed with SIGKILL) are removed when
-/// the next one creates its own.
+/// instance is released; such folders of this user left by a SuperNode that no longer runs (killed with SIGKILL)
+/// are removed when the next one creates its own.
 final class ExchangeSlots: Sendable {
     /// A slot's files.
     struct Slot: Sendable {
         let folder: String
+        /// The `removeAll` generation the slot belongs to.
+        let generation: Int
+        /// The use after which the slot was last given back.
+        var lastUse = 0
         var input: String { "\(folder)/in" }
         var output: String { "\(folder)/out" }
         var log: String { "\(folder)/log" }
+    }
+
+    private struct State {
+        var folder: String?
+        var free: [Slot] = []
+        var created = 0
+        var uses = 0
+        var generation = 0
     }
 
     /// Seconds a slot stays unused before its files are emptied.
     let idleSeconds: Double
     private let parent: String
     private let prefix = "pollen-clientapp-\(getpid())-"
-    private let state: Mutex<(folder: String?, free: [Slot], created: Int, uses: Int)> = Mutex((nil, [], 0, 0))
+    private let state = Mutex(State())
 
     init(parent: String = FileManager.default.temporaryDirectory.path, idleSeconds: Double = 30) {
         self.parent = parent
@@ -35,10 +49,11 @@ final class ExchangeSlots: Sendable {
 
     deinit { removeAll() }
 
-    /// Removes the folder and every slot's files (a later message creates them again).
+    /// Removes the folder and every slot's files (a later message creates them again); slots in use are removed,
+    /// not reused, when their message ends.
     func removeAll() {
         let folder = state.withLock { state in
-            defer { state = (nil, [], 0, state.uses + 1) }
+            defer { state = State(generation: state.generation + 1) }
             return state.folder
         }
         if let folder { try? FileManager.default.removeItem(atPath: folder) }
@@ -47,46 +62,62 @@ final class ExchangeSlots: Sendable {
     /// Runs `body` with a slot no other call uses meanwhile.
     func withSlot<R: Sendable>(_ body: (Slot) async throws -> R) async throws -> R {
         let slot = try take()
-        defer { give(slot) }
-        return try await body(slot)
+        do {
+            let result = try await body(slot)
+            give(slot)
+            return result
+        } catch {
+            try? FileManager.default.removeItem(atPath: slot.folder)
+            throw error
+        }
     }
 
     private func take() throws -> Slot {
-        try state.withLock { state in
-            if let slot = state.free.popLast() { return slot }
+        if state.withLock({ $0.folder == nil }) { Self.removeAbandonedFolders(in: parent) }
+        return try state.withLock { state in
+            while let slot = state.free.popLast() {
+                // A slot whose folder went (a temporary-folder cleaner) is not handed out.
+                if access(slot.folder, W_OK) == 0 { return slot }
+            }
             let folder: String
-            if let existing = state.folder {
+            if let existing = state.folder, access(existing, W_OK) == 0 {
                 folder = existing
             } else {
-                Self.removeAbandonedFolders(in: parent)
                 folder = "\(parent)/\(prefix)\(UUID().uuidString)"
                 try Self.createPrivateFolder(folder)
                 state.folder = folder
             }
             state.created += 1
-            let slot = Slot(folder: "\(folder)/\(state.created)")
+            let slot = Slot(folder: "\(folder)/\(state.created)", generation: state.generation)
             try Self.createPrivateFolder(slot.folder)
             return slot
         }
     }
 
     private func give(_ slot: Slot) {
-        let use = state.withLock { state in
-            state.free.append(slot)
+        let given: Slot? = state.withLock { state in
+            guard slot.generation == state.generation else { return nil }
             state.uses += 1
-            return state.uses
+            var slot = slot
+            slot.lastUse = state.uses
+            state.free.append(slot)
+            return slot
+        }
+        guard let given else {
+            try? FileManager.default.removeItem(atPath: slot.folder)
+            return
         }
         let idleSeconds = idleSeconds
         Task.detached { [weak self] in
             try? await Task.sleep(for: .seconds(idleSeconds))
-            self?.emptyIfIdle(slot, since: use)
+            self?.emptyIfIdle(given)
         }
     }
 
-    /// Empties `slot`'s files if nothing used any slot after use number `use` and the slot is still free.
-    private func emptyIfIdle(_ slot: Slot, since use: Int) {
+    /// Empties `slot`'s files if it is still free and unused since it was given back.
+    private func emptyIfIdle(_ slot: Slot) {
         state.withLock { state in
-            guard state.uses == use, state.free.contains(where: { $0.folder == slot.folder }) else { return }
+            guard state.free.contains(where: { $0.folder == slot.folder && $0.lastUse == slot.lastUse }) else { return }
             for path in [slot.input, slot.output, slot.log] { truncate(path, 0) }
         }
     }
@@ -99,13 +130,18 @@ final class ExchangeSlots: Sendable {
         }
     }
 
-    /// Removes `pollen-clientapp-<pid>-…` folders of processes that no longer run.
+    /// Removes `pollen-clientapp-<pid>-…` folders of processes that no longer run: only real folders (not links)
+    /// that this user owns and nobody else may enter, as SuperNodes create them.
     private static func removeAbandonedFolders(in parent: String) {
         let names = (try? FileManager.default.contentsOfDirectory(atPath: parent)) ?? []
         for name in names where name.hasPrefix("pollen-clientapp-") {
             let fields = name.dropFirst("pollen-clientapp-".count).split(separator: "-", maxSplits: 1)
             guard fields.count == 2, let pid = pid_t(fields[0]), kill(pid, 0) != 0, errno == ESRCH else { continue }
-            try? FileManager.default.removeItem(atPath: "\(parent)/\(name)")
+            let path = "\(parent)/\(name)"
+            var status = stat()
+            guard lstat(path, &status) == 0, status.st_mode & S_IFMT == S_IFDIR, status.st_uid == geteuid(), status.st_mode & 0o077 == 0
+            else { continue }
+            try? FileManager.default.removeItem(atPath: path)
         }
     }
 }

@@ -88,34 +88,54 @@ import Testing
         #expect(try ClientAppExchange.read(from: path).message.content == content)
     }
 
-    @Test func aChildThatWritesNoReplyNeverGetsLastMessagesReply() async throws {
-        // The first message's child answers with its instruction (a valid exchange), the second's writes nothing:
-        // the files are kept between messages, and the first reply must not pass for the second.
+    /// The replies to two messages in a row from a child that runs `first` for the first and `second` for the second
+    /// (each a shell command seeing the exchange files as $2 and $4); the exchange files are kept between them.
+    func twoReplies(first: String, second: String) async -> (Message, Message) {
         let mark = FileManager.default.temporaryDirectory.appendingPathComponent("answered-\(UUID().uuidString)").path
         defer { try? FileManager.default.removeItem(atPath: mark) }
-        let script = "if [ -e '\(mark)' ]; then exit 0; fi; touch '\(mark)'; cp \"$2\" \"$4\""
+        let script = "if [ -e '\(mark)' ]; then \(second); else touch '\(mark)'; \(first); fi"
         let app = IsolatedClientApp(executable: "/bin/sh", arguments: ["-c", script, "sh"], timeLimitSeconds: 30)
         defer { app.removeExchangeFiles() }
         var context = Context(runID: RunID(1), nodeID: NodeID(3))
-        let first = await app.handle(Self.instruction, context: &context)
+        return (await app.handle(Self.instruction, context: &context), await app.handle(Self.instruction, context: &context))
+    }
+
+    @Test func aChildThatWritesNoReplyNeverGetsLastMessagesReply() async throws {
+        // The first child answers with its instruction (a valid exchange), the second writes nothing: the first
+        // reply must not pass for the second.
+        let (first, second) = await twoReplies(first: "cp \"$2\" \"$4\"", second: "exit 0")
         #expect(first.content == Self.instruction.content, "\(first.error?.reason ?? "")")
-        let second = await app.handle(Self.instruction, context: &context)
         #expect(second.error?.reason.contains("wrote no reply") == true, "\(second.error?.reason ?? "a stale reply")")
+    }
+
+    @Test(.timeLimit(.minutes(1))) func whateverAChildLeavesInItsFilesCannotBlockTheNextMessage() async throws {
+        // The first child answers, then leaves a FIFO where the node writes next (opening it would block) and exits
+        // well; the second message must still run.
+        let answer = "cp \"$2\" \"$4\""
+        let (first, second) = await twoReplies(first: "\(answer); rm \"$2\"; mkfifo \"$2\"", second: answer)
+        for reply in [first, second] {
+            #expect(reply.content == Self.instruction.content, "\(reply.error?.reason ?? "")")
+        }
     }
 
     @Test func exchangeFilesAreEmptiedWhenIdleAndRemovedAtTheEnd() async throws {
         let parent = FileManager.default.temporaryDirectory.appendingPathComponent("slots-\(UUID().uuidString)").path
         try FileManager.default.createDirectory(atPath: parent, withIntermediateDirectories: false)
         defer { try? FileManager.default.removeItem(atPath: parent) }
-        // A folder a killed SuperNode left (no process has pid 0x7FFFFFFF) goes when a new one starts.
+        // A folder a killed SuperNode left (no process has pid 0x7FFFFFFF) goes when the next creates its own; one
+        // that others may enter was not made by a SuperNode, and stays.
         let abandoned = "\(parent)/pollen-clientapp-2147483647-\(UUID().uuidString)"
-        try FileManager.default.createDirectory(atPath: abandoned, withIntermediateDirectories: false)
+        try FileManager.default.createDirectory(atPath: abandoned, withIntermediateDirectories: false, attributes: [.posixPermissions: 0o700])
+        let foreign = "\(parent)/pollen-clientapp-2147483647-\(UUID().uuidString)"
+        try FileManager.default.createDirectory(atPath: foreign, withIntermediateDirectories: false, attributes: [.posixPermissions: 0o755])
         let slots = ExchangeSlots(parent: parent, idleSeconds: 0.2)
         let slot = try await slots.withSlot { slot in
             try Data(repeating: 1, count: 4_096).write(to: URL(fileURLWithPath: slot.output))
             return slot
         }
         #expect(!FileManager.default.fileExists(atPath: abandoned))
+        #expect(FileManager.default.fileExists(atPath: foreign))
+        try FileManager.default.removeItem(atPath: foreign)
         #expect((try FileManager.default.attributesOfItem(atPath: slot.output)[.size] as? Int) == 4_096)
         var size = 4_096
         for _ in 0..<100 where size > 0 {

@@ -12,7 +12,8 @@ import Foundation
 ///
 /// `@unchecked Sendable` is sound because the bytes are written only through `Tensor`'s mutating accessors, which
 /// first make the storage unique (`isKnownUniquelyReferenced`, copying otherwise). Storage reachable from more than
-/// one value, and so from more than one task, is never written.
+/// one value, and so from more than one task, is never written; the owner of split parts is reachable only
+/// through them, and each part writes its own disjoint range.
 final class TensorStorage: @unchecked Sendable {
     /// Alignment of every allocation: a cache line, and enough for any SIMD load.
     static let alignment = 64
