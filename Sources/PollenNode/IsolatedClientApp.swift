@@ -7,9 +7,9 @@ import Foundation
 /// The SuperNode writes the instruction and the node's context to a file in a private temporary folder, starts
 /// `executable arguments --input IN --output OUT [--memory-limit-mb N]`, and reads the reply and the updated context
 /// back. The files are kept and overwritten from one message to the next (`ExchangeSlots`); the ClientApp maps
-/// the instruction's arrays rather than reading them. The child only reads and writes those files: it opens no port and talks to no SuperLink. A child that
-/// outlives `timeLimitSeconds` is killed; one that exits abnormally becomes a failure reply naming the signal or
-/// status and the last lines it printed.
+/// the instruction's arrays rather than reading them. The child only reads and writes those files: it opens no
+/// port and talks to no SuperLink. A child that outlives `timeLimitSeconds` is killed; one that exits abnormally
+/// becomes a failure reply naming the signal or status and the last lines it printed.
 public struct IsolatedClientApp: ClientAppRunner {
     /// The program to start: the `pollen` executable.
     public var executable: String
@@ -104,8 +104,15 @@ public struct IsolatedClientApp: ClientAppRunner {
 
     /// The last lines the child printed (from its last 4 KiB), for a failure reason.
     private static func lastLines(of path: String) -> String {
-        guard let handle = FileHandle(forReadingAtPath: path) else { return "" }
-        defer { try? handle.close() }
+        // Never a link, and never a FIFO a child left to block the SuperNode's read.
+        let file = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK)
+        guard file >= 0 else { return "" }
+        var status = stat()
+        guard fstat(file, &status) == 0, status.st_mode & S_IFMT == S_IFREG else {
+            close(file)
+            return ""
+        }
+        let handle = FileHandle(fileDescriptor: file, closeOnDealloc: true)
         let end = (try? handle.seekToEnd()) ?? 0
         try? handle.seek(toOffset: end > 4_096 ? end - 4_096 : 0)
         guard let data = try? handle.readToEnd() else { return "" }
