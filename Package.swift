@@ -46,7 +46,7 @@ let package = Package(
         .target(
             name: "PollenWire",
             dependencies: [
-                "PollenCore",
+                "PollenCore", "PollenKernels",
                 .product(name: "SwiftProtobuf", package: "swift-protobuf"),
                 .product(name: "Crypto", package: "swift-crypto"),
             ],

@@ -15,8 +15,10 @@ public struct PollenCommand: AsyncParsableCommand {
 }
 
 extension PollenCommand {
-    /// Parses the process's arguments, runs the chosen command, and exits with its status.
+    /// Tunes the allocator for large buffers, parses the process's arguments, runs the chosen command, and exits
+    /// with its status.
     public static func runFromCommandLine() async {
+        AllocatorTuning.apply()
         await main()
     }
 }

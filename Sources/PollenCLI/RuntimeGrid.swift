@@ -62,23 +62,7 @@ struct RuntimeGrid: Grid {
 
     /// Sends `messages` and hands their replies to `deliver` in their order (`ReplyCollector`).
     private func exchange(_ messages: [PollenCore.Message], timeoutSeconds: Double, deliver: (PollenCore.Message) throws -> Void) async throws {
-        let stamped = ReplyCollector.instructions(messages, run: runID, timeoutSeconds: timeoutSeconds)
-        let encoded = try MessageCodec.encode(stamped)
-        let pushed = try await client.call("push-messages", Flwr_Proto_PushAppMessagesRequest.with {
-            $0.messagesList = encoded.map { message in .with { $0.metadata = message.message.metadata.proto; $0.content = .init() } }
-            $0.messageObjectTrees = encoded.map(\.tree.proto)
-        }, as: Flwr_Proto_PushAppMessagesResponse.self)
-        var byID = [String: FlowerObject]()
-        for message in encoded { for object in message.objects { byID[object.id.rawValue] = object } }
-        _ = try await concurrentMap(pushed.objectsToPush.compactMap { byID[$0] }, atMost: Self.objectsInFlight) { object in
-            try await client.call("push-object", Flwr_Proto_PushObjectRequest.with {
-                $0.runID = runID.rawValue
-                $0.objectID = object.id.rawValue
-                $0.objectContent = Data(object.bytes)
-            }, as: Flwr_Proto_PushObjectResponse.self)
-        }
-
-        let instructions = encoded.map(\.message.metadata.messageID)
+        let instructions = try await push(ReplyCollector.instructions(messages, run: runID, timeoutSeconds: timeoutSeconds))
         try await ReplyCollector.collect(instructions, run: runID, timeoutSeconds: timeoutSeconds, take: { pending, wait in
             let (pulled, held) = try await client.poll("pull-messages", Flwr_Proto_PullAppMessagesRequest.with {
                 $0.messageIds = pending.map(\.rawValue)
@@ -95,6 +79,27 @@ struct RuntimeGrid: Grid {
                 return (instruction, await read(metadata, error: error, tree: trees[metadata.messageID.rawValue]))
             }
         }, deliver: deliver)
+    }
+
+    /// Pushes `messages` and the objects the SuperLink lacks, and returns their ids; the objects are let go on
+    /// return, not held while the replies are awaited.
+    private func push(_ messages: [PollenCore.Message]) async throws -> [MessageID] {
+        // Nodes wait for this encoding, and the SuperLink and nodes are idle meanwhile: use every core.
+        let encoded = try MessageCodec.encode(messages, onEveryCore: true)
+        let pushed = try await client.call("push-messages", Flwr_Proto_PushAppMessagesRequest.with {
+            $0.messagesList = encoded.map { message in .with { $0.metadata = message.message.metadata.proto; $0.content = .init() } }
+            $0.messageObjectTrees = encoded.map(\.tree.proto)
+        }, as: Flwr_Proto_PushAppMessagesResponse.self)
+        var byID = [String: FlowerObject]()
+        for message in encoded { for object in message.objects { byID[object.id.rawValue] = object } }
+        _ = try await concurrentMap(pushed.objectsToPush.compactMap { byID[$0] }, atMost: Self.objectsInFlight) { object in
+            try await client.call("push-object", Flwr_Proto_PushObjectRequest.with {
+                $0.runID = runID.rawValue
+                $0.objectID = object.id.rawValue
+                $0.objectContent = Data(object.bytes)
+            }, as: Flwr_Proto_PushObjectResponse.self)
+        }
+        return encoded.map(\.message.metadata.messageID)
     }
 
     /// The full reply, or a failure reply saying why it could not be read: one node's bad reply never fails a round.

@@ -50,7 +50,8 @@ public struct LinkGrid: Grid {
     private func exchange(_ messages: [Message], timeoutSeconds: Double, deliver: (Message) throws -> Void) async throws {
         var pending = [MessageID]()
         let stamped = ReplyCollector.instructions(messages, run: runID, timeoutSeconds: timeoutSeconds)
-        for encoded in try MessageCodec.encode(stamped) {
+        // Nodes wait for this encoding and have nothing else to do meanwhile: use every core.
+        for encoded in try MessageCodec.encode(stamped, onEveryCore: true) {
             _ = try await objects.preregister(runID: runID, tree: encoded.tree)
             for object in encoded.objects { _ = try await objects.put(object) }
             try await state.storeInstruction(LinkMessage(metadata: encoded.message.metadata, tree: encoded.tree))

@@ -4,8 +4,9 @@ public import PollenCore
 /// process of its own (`IsolatedClientApp`).
 public protocol ClientAppRunner: Sendable {
     /// Runs the app on `message` and returns the reply, a failure reply when the app fails in any way;
-    /// `context.state` carries the app's state to the next message of the run.
-    func handle(_ message: Message, context: inout Context) async -> Message
+    /// `context.state` carries the app's state to the next message of the run. The runner owns `message`, so it
+    /// can let its arrays go before the reply's arrive.
+    func handle(_ message: consuming Message, context: inout Context) async -> Message
 }
 
 extension ClientApp: ClientAppRunner {}

@@ -30,13 +30,18 @@ public struct IsolatedClientApp: ClientAppRunner {
         slots = ExchangeSlots()
     }
 
-    public func handle(_ message: Message, context: inout Context) async -> Message {
+    public func handle(_ message: consuming Message, context: inout Context) async -> Message {
+        // What the reply answers, and for whom; the instruction's arrays are let go once written for the child.
+        let question = Message(metadata: message.metadata, body: .content(RecordDict()))
+        var instruction: Message? = consume message
         do {
-            let (reply, state) = try await slots.withSlot { [context] slot in try await run(message, context: context, in: slot) }
+            let (reply, state) = try await slots.withSlot { [context] slot in
+                try await run(&instruction, answering: question, context: context, in: slot)
+            }
             context.state = state
             return reply
         } catch {
-            return message.reply(error: MessageError(code: .clientAppRaisedException, reason: "\(error)"))
+            return question.reply(error: MessageError(code: .clientAppRaisedException, reason: "\(error)"))
         }
     }
 
@@ -51,11 +56,13 @@ public struct IsolatedClientApp: ClientAppRunner {
         try ClientAppExchange.write(reply, context: context, to: output)
     }
 
-    /// The reply and the updated state.
-    private func run(_ message: Message, context: Context, in slot: ExchangeSlots.Slot) async throws -> (Message, RecordDict) {
+    /// The reply to `question` and the updated state; `instruction` is written for the child, then let go.
+    private func run(
+        _ instruction: inout Message?, answering question: Message, context: Context, in slot: ExchangeSlots.Slot
+    ) async throws -> (Message, RecordDict) {
         let files = FileManager.default
         let (input, output, log) = (slot.input, slot.output, slot.log)
-        try ClientAppExchange.write(message, context: context, to: input)
+        try ClientAppExchange.write(instruction.take()!, context: context, to: input)
         // Last message's reply must not pass for this one's: a child that writes none leaves an empty header.
         try ClientAppExchange.invalidate(output)
         guard files.createFile(atPath: log, contents: nil) else { throw IsolationError("cannot create '\(log)'") }
@@ -93,8 +100,8 @@ public struct IsolatedClientApp: ClientAppRunner {
         let (reply, updated) = try ClientAppExchange.read(from: output)
         // Only the reply's body comes from the child; what it answers, and for whom, is the instruction's.
         switch reply.body {
-        case .content(let content): return (message.reply(content: content), updated.state)
-        case .error(let error): return (message.reply(error: error), updated.state)
+        case .content(let content): return (question.reply(content: content), updated.state)
+        case .error(let error): return (question.reply(error: error), updated.state)
         }
     }
 

@@ -185,16 +185,17 @@ public struct SuperNode: Sendable {
         guard let header = pulled.messagesList.first, let treeProto = pulled.messageObjectTrees.first else { return .nothing(held: held) }
         let tree = try ObjectTree(proto: treeProto)
         let runID = header.metadata.runID
-        let objects = try await pullObjects(tree.postOrder, node: nodeMessage, runID: runID)
-        let instruction = try MessageCodec.decode(root: tree.id) { objects[$0] }
+        // Each large buffer is let go as soon as it has served: the pulled objects once decoded, the instruction
+        // once the ClientApp has answered it, the reply once encoded. A node then holds two copies of a model at
+        // most, not four.
+        var pending: PollenCore.Message? = try await instruction(tree, node: nodeMessage, runID: runID)
+        let instruction = pending!.metadata
         // The header is what the SuperLink checked; the objects must say the same, or the message is not run.
         let pulledMetadata = PollenCore.Message.Metadata(proto: header.metadata)
-        guard instruction.metadata.runID == pulledMetadata.runID, instruction.metadata.destination == node,
-              instruction.metadata.source == pulledMetadata.source
-        else {
+        guard instruction.runID == pulledMetadata.runID, instruction.destination == node, instruction.source == pulledMetadata.source else {
             throw FleetClientError(status: 400, detail: "message \(tree.id) names another run, sender or destination in its objects than in its header")
         }
-        logger.info("received a message", metadata: ["pollen.run.id": "\(runID)", "message.type": "\(instruction.metadata.type)"])
+        logger.info("received a message", metadata: ["pollen.run.id": "\(runID)", "message.type": "\(instruction.type)"])
         // Everything the ClientApp needs is fetched before the message is confirmed (and so deleted upstream).
         let runConfig = try await runConfig(runID, node: nodeMessage, states: states)
         _ = try await client.call("confirm-message-received", Flwr_Proto_ConfirmMessageReceivedRequest.with {
@@ -205,27 +206,28 @@ public struct SuperNode: Sendable {
 
         let started = Date()
         var context = Context(
-            runID: instruction.metadata.runID, nodeID: node, nodeConfig: configuration.nodeConfig,
+            runID: instruction.runID, nodeID: node, nodeConfig: configuration.nodeConfig,
             runConfig: runConfig,
-            state: await states.state(for: instruction.metadata.runID)
+            state: await states.state(for: instruction.runID)
         )
-        var reply = await clientApp.handle(instruction, context: &context)
-        await states.set(context.state, for: instruction.metadata.runID)
+        var reply = await clientApp.handle(pending.take()!, context: &context)
+        await states.set(context.state, for: instruction.runID)
         let now = Date().timeIntervalSince1970
         reply.metadata.createdAt = now
         // The reply lives exactly as long as the instruction had left (Flower's rule).
-        reply.metadata.ttlSeconds = max(instruction.metadata.createdAt + instruction.metadata.ttlSeconds - now, 1)
+        reply.metadata.ttlSeconds = max(instruction.createdAt + instruction.ttlSeconds - now, 1)
         logger.info("handled a message", metadata: [
-            "pollen.run.id": "\(runID)", "message.type": "\(instruction.metadata.type)", "failed": "\(reply.hasError)",
+            "pollen.run.id": "\(runID)", "message.type": "\(instruction.type)", "failed": "\(reply.hasError)",
         ])
+        let runtime = Date().timeIntervalSince(started)
+        let encoded = try Self.encodeForPushing(consume reply)
         // The message is confirmed and run; its reply must not be lost to a passing network failure.
         var backoff = 0.5
-        let runtime = Date().timeIntervalSince(started)
         while true {
             do {
                 // Each attempt is made even when a shutdown's grace ran out meanwhile (a stopped ClientApp's failure
                 // reply included); only the waits between attempts end with the node.
-                try await Task { [reply] in try await push(reply, node: nodeMessage, runtime: runtime) }.value
+                try await Task { try await push(encoded, node: nodeMessage, runtime: runtime) }.value
                 return .handled
             } catch let error as FleetClientError where error.isTransient && backoff <= configuration.maximumBackoffSeconds {
                 logger.warning("pushing a reply failed; retrying", metadata: ["error": "\(error)", "retry.seconds": "\(backoff)"])
@@ -245,6 +247,12 @@ public struct SuperNode: Sendable {
         let config = UserConfigProto.decode(response.run.overrideConfig)
         await states.setConfig(config, for: RunID(runID))
         return config
+    }
+
+    /// Fetches the objects of the message `tree` and decodes it; the objects are let go on return.
+    private func instruction(_ tree: ObjectTree, node: Flwr_Proto_Node, runID: UInt64) async throws -> PollenCore.Message {
+        let objects = try await pullObjects(tree.postOrder, node: node, runID: runID)
+        return try MessageCodec.decode(root: tree.id) { objects[$0] }
     }
 
     /// Fetches `ids`, `objectsInFlight` at a time.
@@ -275,10 +283,18 @@ public struct SuperNode: Sendable {
         }
     }
 
-    private func push(_ reply: PollenCore.Message, node: Flwr_Proto_Node, runtime: Double) async throws {
-        let encoded = try MessageCodec.encode(reply)
+    /// Encodes `reply` once for every attempt to push it, keeping its metadata and error but not its content: the
+    /// objects hold that.
+    private static func encodeForPushing(_ reply: consuming PollenCore.Message) throws -> EncodedMessage {
+        var encoded = try MessageCodec.encode(reply)
+        if encoded.message.content != nil { encoded.message.body = .content(RecordDict()) }
+        return encoded
+    }
+
+    private func push(_ encoded: EncodedMessage, node: Flwr_Proto_Node, runtime: Double) async throws {
+        let reply = encoded.message
         var message = Flwr_Proto_Message()
-        message.metadata = encoded.message.metadata.proto
+        message.metadata = reply.metadata.proto
         if let error = reply.error { message.error = error.proto } else { message.content = Flwr_Proto_RecordDict() }
         let response = try await client.call("push-messages", Flwr_Proto_PushMessagesRequest.with {
             $0.node = node

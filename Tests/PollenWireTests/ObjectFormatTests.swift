@@ -112,4 +112,23 @@ extension PythonJSON {
         let objects = Dictionary((together[0].objects + together[1].objects).map { ($0.id, $0) }) { first, _ in first }
         #expect(try MessageCodec.decode(root: together[1].root) { objects[$0] }.content == content)
     }
+
+    /// Chunks copied and hashed on every core are the objects one core makes, in the same order, and repeated
+    /// chunks are still stored once.
+    @Test func encodingOnEveryCoreMakesTheSameObjects() throws {
+        // 1,000 zeros then 1,000 ones, in 512-byte chunks: the runs of equal chunks are listed, and stored, once.
+        let values = [Float](repeating: 0, count: 1_000) + [Float](repeating: 1, count: 1_000) + (0..<37).map(Float.init)
+        var content = RecordDict()
+        content[arrays: "arrays"] = ["w": try Tensor(values, shape: [values.count]), "b": try Tensor((0..<300).map(Float.init), shape: [300])]
+        let message = Message(content: content, destination: NodeID(5), type: .train)
+        let oneCore = try MessageCodec.encode(message, chunkBytes: 512)
+        let everyCore = try MessageCodec.encode(message, chunkBytes: 512, onEveryCore: true)
+        #expect(everyCore.objects == oneCore.objects)
+        #expect(everyCore.tree == oneCore.tree)
+        let chunks = everyCore.objects.filter { $0.type == .arrayChunk }
+        #expect(Set(chunks.map(\.id)).count == chunks.count)
+        #expect(chunks.count < (values.count + 300) * 4 / 512)
+        let lookup = Dictionary(uniqueKeysWithValues: everyCore.objects.map { ($0.id, $0) })
+        #expect(try MessageCodec.decode(root: everyCore.root) { lookup[$0] }.content == content)
+    }
 }
