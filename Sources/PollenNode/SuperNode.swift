@@ -189,13 +189,13 @@ public struct SuperNode: Sendable {
         // once the ClientApp has answered it, the reply once encoded. A node then holds two copies of a model at
         // most, not four.
         var pending: PollenCore.Message? = try await instruction(tree, node: nodeMessage, runID: runID)
-        let instruction = pending!.metadata
+        let asked = pending!.metadata
         // The header is what the SuperLink checked; the objects must say the same, or the message is not run.
         let pulledMetadata = PollenCore.Message.Metadata(proto: header.metadata)
-        guard instruction.runID == pulledMetadata.runID, instruction.destination == node, instruction.source == pulledMetadata.source else {
+        guard asked.runID == pulledMetadata.runID, asked.destination == node, asked.source == pulledMetadata.source else {
             throw FleetClientError(status: 400, detail: "message \(tree.id) names another run, sender or destination in its objects than in its header")
         }
-        logger.info("received a message", metadata: ["pollen.run.id": "\(runID)", "message.type": "\(instruction.type)"])
+        logger.info("received a message", metadata: ["pollen.run.id": "\(runID)", "message.type": "\(asked.type)"])
         // Everything the ClientApp needs is fetched before the message is confirmed (and so deleted upstream).
         let runConfig = try await runConfig(runID, node: nodeMessage, states: states)
         _ = try await client.call("confirm-message-received", Flwr_Proto_ConfirmMessageReceivedRequest.with {
@@ -206,18 +206,18 @@ public struct SuperNode: Sendable {
 
         let started = Date()
         var context = Context(
-            runID: instruction.runID, nodeID: node, nodeConfig: configuration.nodeConfig,
+            runID: asked.runID, nodeID: node, nodeConfig: configuration.nodeConfig,
             runConfig: runConfig,
-            state: await states.state(for: instruction.runID)
+            state: await states.state(for: asked.runID)
         )
         var reply = await clientApp.handle(pending.take()!, context: &context)
-        await states.set(context.state, for: instruction.runID)
+        await states.set(context.state, for: asked.runID)
         let now = Date().timeIntervalSince1970
         reply.metadata.createdAt = now
         // The reply lives exactly as long as the instruction had left (Flower's rule).
-        reply.metadata.ttlSeconds = max(instruction.createdAt + instruction.ttlSeconds - now, 1)
+        reply.metadata.ttlSeconds = max(asked.createdAt + asked.ttlSeconds - now, 1)
         logger.info("handled a message", metadata: [
-            "pollen.run.id": "\(runID)", "message.type": "\(instruction.type)", "failed": "\(reply.hasError)",
+            "pollen.run.id": "\(runID)", "message.type": "\(asked.type)", "failed": "\(reply.hasError)",
         ])
         let runtime = Date().timeIntervalSince(started)
         let encoded = try Self.encodeForPushing(consume reply)

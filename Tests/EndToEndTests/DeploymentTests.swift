@@ -159,7 +159,7 @@ func finalAccuracy(_ output: String) -> Double? {
         let deadline = Date().addingTimeInterval(60)
         var clientApp: Int32?
         while clientApp == nil, Date() < deadline, tooBig.isRunning {
-            clientApp = federation.nodes[1].children.first { $0.commandLine.contains("clientapp") }?.pid
+            clientApp = federation.nodes[1].children.first { $0.commandLine.contains(" clientapp --input ") }?.pid
             usleep(2_000)
         }
         kill(try #require(clientApp, "node 1's ClientApp process was never seen:\n\(federation.nodes[1].printed)"), SIGSTOP)
@@ -183,7 +183,7 @@ func finalAccuracy(_ output: String) -> Double? {
         let deadline = Date().addingTimeInterval(60)
         var clientApp: Int32?
         while clientApp == nil, Date() < deadline, transfer.isRunning {
-            clientApp = federation.nodes[0].children.first { $0.commandLine.contains("clientapp") }?.pid
+            clientApp = federation.nodes[0].children.first { $0.commandLine.contains(" clientapp --input ") }?.pid
             usleep(2_000)
         }
         let frozen = try #require(clientApp, "node 0's ClientApp process was never seen:\n\(federation.nodes[0].printed)")

@@ -30,7 +30,7 @@ public enum MessageCodec {
     ///
     /// - Parameter onEveryCore: copy and hash an array's chunks on every core. This shortens the encoding of a
     ///   100 MB model from about 65 to 35 ms on two cores; it gains nothing when other work already keeps every core
-    ///   busy, and raised the peak memory of a SuperNode encoding its reply by 40 MiB in the transfer benchmark.
+    ///   busy (a SuperNode encoding its reply while another shares its cores, in the transfer benchmark).
     public static func encode(_ message: PollenCore.Message, chunkBytes: Int = defaultChunkBytes, onEveryCore: Bool = false) throws -> EncodedMessage {
         try encode([message], chunkBytes: chunkBytes, onEveryCore: onEveryCore)[0]
     }
@@ -156,31 +156,38 @@ public enum MessageCodec {
             let header = NPYFormat.header(for: tensor)
             let total = header.count + tensor.byteCount
             let chunkCount = (total + chunkBytes - 1) / chunkBytes
-            let chunks = [FlowerObject](unsafeUninitializedCapacity: chunkCount) { chunks, initialized in
-                tensor.withUnsafeBytes { data in
-                    nonisolated(unsafe) let chunks = chunks
-                    ParallelFor.run(count: chunkCount, minChunk: onEveryCore ? 1 : chunkCount) { indices in
-                        for index in indices {
-                            let start = index * chunkBytes
-                            let end = min(start + chunkBytes, total)
-                            (chunks.baseAddress! + index).initialize(to: Self.chunk(header: header, data: data, start: start, end: end))
-                        }
-                    }
-                }
-                initialized = chunkCount
-            }
+            // Chunks are built a batch at a time (one per core, or one), so that repeated chunks (a tensor of zeros)
+            // are let go at once instead of held until the last is built.
+            let batchSize = onEveryCore ? ParallelFor.workerCount : 1
             var chunkTrees = [ObjectTree]()
             var uniqueIDs = [ObjectID]()
             var indices = [Int]()
-            for chunk in chunks {
-                let tree = append(chunk, children: [])
-                if let index = uniqueIDs.firstIndex(of: tree.id) {
-                    indices.append(index)
-                } else {
-                    indices.append(uniqueIDs.count)
-                    uniqueIDs.append(tree.id)
-                    chunkTrees.append(tree)
+            var first = 0
+            while first < chunkCount {
+                let (base, count) = (first, min(batchSize, chunkCount - first))
+                let batch = [FlowerObject](unsafeUninitializedCapacity: count) { chunks, initialized in
+                    tensor.withUnsafeBytes { data in
+                        ParallelFor.run(count: count, minChunk: 1) { offsets in
+                            for offset in offsets {
+                                let start = (base + offset) * chunkBytes
+                                let end = min(start + chunkBytes, total)
+                                (chunks.baseAddress! + offset).initialize(to: Self.chunk(header: header, data: data, start: start, end: end))
+                            }
+                        }
+                    }
+                    initialized = count
                 }
+                for chunk in batch {
+                    let tree = append(chunk, children: [])
+                    if let index = uniqueIDs.firstIndex(of: tree.id) {
+                        indices.append(index)
+                    } else {
+                        indices.append(uniqueIDs.count)
+                        uniqueIDs.append(tree.id)
+                        chunkTrees.append(tree)
+                    }
+                }
+                first += count
             }
             let body = PythonJSON.arrayBody(dtype: tensor.dtype.name, shape: tensor.shape, stype: Tensor.numpyStype, chunkIndices: indices)
             return append(FlowerObject(type: .array, children: uniqueIDs, body: body), children: chunkTrees)
