@@ -14,6 +14,7 @@ public struct ClientAppCommand: AsyncParsableCommand {
     @Option(help: "The file holding the instruction and the node's context.") var input: String
     @Option(help: "The file to write the reply and the updated context to.") var output: String
     @Option(help: "The most memory (data segment) this process may use, in MiB.") var memoryLimitMb: Int?
+    @Option(help: "A file in shared memory to make the reply's large arrays in.") var scratch: String?
 
     public init() {}
 
@@ -25,6 +26,6 @@ public struct ClientAppCommand: AsyncParsableCommand {
                 throw CLIError("cannot limit this process's memory to \(memoryLimitMb) MiB (setrlimit: errno \(errno))")
             }
         }
-        try await IsolatedClientApp.serve(input: input, output: output, app: BuiltInApp.clientApp(data: LocalCSVData.provider))
+        try await IsolatedClientApp.serve(input: input, output: output, scratch: scratch, app: BuiltInApp.clientApp(data: LocalCSVData.provider))
     }
 }

@@ -1,4 +1,5 @@
 import Foundation
+import PollenCore
 import Synchronization
 
 /// The private folders in which a SuperNode exchanges files with its ClientApp processes, kept from one message
@@ -12,13 +13,16 @@ import Synchronization
 /// cleaner removed from it) cannot break the next message.
 ///
 /// Each instance owns a folder `pollen-clientapp-<pid>-<uuid>` (mode 0700) in the temporary folder, with one
-/// numbered slot per message in flight. The folder is removed by `removeAll` (a SuperNode's shutdown) or when the
-/// instance is released; such folders of this user left by a SuperNode that no longer runs (killed with SIGKILL)
-/// are removed when the next one creates its own.
+/// numbered slot per message in flight, and a folder of the same name in shared memory (`/dev/shm`, where there is
+/// one) for the slots' scratch files (`ScratchArena`), one per slot, holding one run's data at a time. The folders
+/// are removed by `removeAll` (a SuperNode's shutdown) or when the instance is released; such folders of this user
+/// left by a SuperNode that no longer runs (killed with SIGKILL) are removed when the next one creates its own.
 final class ExchangeSlots: Sendable {
     /// A slot's files.
     struct Slot: Sendable {
         let folder: String
+        /// The folder in shared memory for the slot's scratch file, made when first needed; `nil` without one.
+        let scratchFolder: String?
         /// The `removeAll` generation the slot belongs to.
         let generation: Int
         /// The use after which the slot was last given back.
@@ -39,11 +43,19 @@ final class ExchangeSlots: Sendable {
     /// Seconds a slot stays unused before its files are emptied.
     let idleSeconds: Double
     private let parent: String
+    /// Where scratch files go: shared memory, whose pages a ClientApp maps without the write-back bookkeeping of
+    /// a file on disk; `nil` where there is none.
+    private let scratchParent: String?
     private let prefix = "pollen-clientapp-\(getpid())-"
     private let state = Mutex(State())
 
-    init(parent: String = FileManager.default.temporaryDirectory.path, idleSeconds: Double = 30) {
+    init(
+        parent: String = FileManager.default.temporaryDirectory.path,
+        scratchParent: String? = access("/dev/shm", W_OK) == 0 ? "/dev/shm" : nil,
+        idleSeconds: Double = 30
+    ) {
         self.parent = parent
+        self.scratchParent = scratchParent
         self.idleSeconds = idleSeconds
     }
 
@@ -56,7 +68,40 @@ final class ExchangeSlots: Sendable {
             defer { state = State(generation: state.generation + 1) }
             return state.folder
         }
-        if let folder { try? FileManager.default.removeItem(atPath: folder) }
+        if let folder {
+            try? FileManager.default.removeItem(atPath: folder)
+            if let scratch = scratchFolder(of: folder) { try? FileManager.default.removeItem(atPath: scratch) }
+        }
+    }
+
+    /// A scratch file of `byteCount` bytes for a message of `run` in `slot`, holding nothing of another run; `nil`
+    /// when there is no shared memory or the file cannot be made (the ClientApp then uses ordinary memory).
+    func scratch(in slot: Slot, run: RunID, byteCount: Int) -> String? {
+        guard byteCount > 0, let folder = slot.scratchFolder else { return nil }
+        let path = "\(folder)/\(run.rawValue)"
+        let files = FileManager.default
+        if access(folder, W_OK) != 0 {
+            guard let root = scratchFolder(of: URL(fileURLWithPath: slot.folder).deletingLastPathComponent().path) else { return nil }
+            if access(root, W_OK) != 0, (try? Self.createPrivateFolder(root)) == nil { return nil }
+            guard (try? Self.createPrivateFolder(folder)) != nil else { return nil }
+        }
+        // Another run's file goes: its pages held that run's data.
+        for name in (try? files.contentsOfDirectory(atPath: folder)) ?? [] where name != String(run.rawValue) {
+            try? files.removeItem(atPath: "\(folder)/\(name)")
+        }
+        let file = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0o600)
+        guard file >= 0 else { return nil }
+        defer { close(file) }
+        guard ftruncate(file, off_t(byteCount)) == 0 else {
+            unlink(path)
+            return nil
+        }
+        return path
+    }
+
+    /// The folder in shared memory matching the exchange folder `folder`.
+    private func scratchFolder(of folder: String) -> String? {
+        scratchParent.map { "\($0)/\(URL(fileURLWithPath: folder).lastPathComponent)" }
     }
 
     /// Runs `body` with a slot no other call uses meanwhile.
@@ -68,12 +113,15 @@ final class ExchangeSlots: Sendable {
             return result
         } catch {
             try? FileManager.default.removeItem(atPath: slot.folder)
+            if let scratch = slot.scratchFolder { try? FileManager.default.removeItem(atPath: scratch) }
             throw error
         }
     }
 
     private func take() throws -> Slot {
-        if state.withLock({ $0.folder == nil }) { Self.removeAbandonedFolders(in: parent) }
+        if state.withLock({ $0.folder == nil }) {
+            for folder in [parent, scratchParent].compactMap({ $0 }) { Self.removeAbandonedFolders(in: folder) }
+        }
         return try state.withLock { state in
             while let slot = state.free.popLast() {
                 // A slot whose folder went (a temporary-folder cleaner) is not handed out.
@@ -88,7 +136,11 @@ final class ExchangeSlots: Sendable {
                 state.folder = folder
             }
             state.created += 1
-            let slot = Slot(folder: "\(folder)/\(state.created)", generation: state.generation)
+            let slot = Slot(
+                folder: "\(folder)/\(state.created)",
+                scratchFolder: scratchFolder(of: folder).map { "\($0)/\(state.created)" },
+                generation: state.generation
+            )
             try Self.createPrivateFolder(slot.folder)
             return slot
         }
@@ -105,6 +157,7 @@ final class ExchangeSlots: Sendable {
         }
         guard let given else {
             try? FileManager.default.removeItem(atPath: slot.folder)
+            if let scratch = slot.scratchFolder { try? FileManager.default.removeItem(atPath: scratch) }
             return
         }
         let idleSeconds = idleSeconds
@@ -119,6 +172,7 @@ final class ExchangeSlots: Sendable {
         state.withLock { state in
             guard state.free.contains(where: { $0.folder == slot.folder && $0.lastUse == slot.lastUse }) else { return }
             for path in [slot.input, slot.output, slot.log] { truncate(path, 0) }
+            if let scratch = slot.scratchFolder { try? FileManager.default.removeItem(atPath: scratch) }
         }
     }
 

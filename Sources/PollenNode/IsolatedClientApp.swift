@@ -5,8 +5,10 @@ import Foundation
 /// of memory costs one failed reply, never the SuperNode (Flower's `--isolation subprocess`).
 ///
 /// The SuperNode writes the instruction and the node's context to a file in a private temporary folder, starts
-/// `executable arguments --input IN --output OUT [--memory-limit-mb N]`, and reads the reply and the updated context
-/// back. The files are kept and overwritten from one message to the next (`ExchangeSlots`); the ClientApp maps
+/// `executable arguments --input IN --output OUT [--memory-limit-mb N] [--scratch FILE]`, and reads the reply and the
+/// updated context back. The scratch file, in shared memory and kept for the run's next message, is where the
+/// child makes its reply's large arrays (`ScratchArena`); like the exchange files, it is outside the memory limit,
+/// which counts the child's own data segment. The files are kept and overwritten from one message to the next (`ExchangeSlots`); the ClientApp maps
 /// the instruction's arrays rather than reading them. The child only reads and writes those files: it opens no
 /// port and talks to no SuperLink. A child that outlives `timeLimitSeconds` is killed; one that exits abnormally
 /// becomes a failure reply naming the signal or status and the last lines it printed.
@@ -48,8 +50,10 @@ public struct IsolatedClientApp: ClientAppRunner {
     /// Removes the exchange files kept between messages; call it when the node stops.
     public func removeExchangeFiles() { slots.removeAll() }
 
-    /// The child's side: answers the instruction in `input` with `app`, writing the reply to `output`.
-    public static func serve(input: String, output: String, app: ClientApp) async throws {
+    /// The child's side: answers the instruction in `input` with `app`, writing the reply to `output`; large arrays
+    /// are made in `scratch` (`ScratchArena`) when there is one.
+    public static func serve(input: String, output: String, scratch: String? = nil, app: ClientApp) async throws {
+        if let scratch { try ScratchArena.install(path: scratch) }
         // The instruction's arrays stay in the SuperNode's file: mapped, not read into fresh memory.
         var (message, context) = try ClientAppExchange.read(from: input, mapping: true)
         let reply = await app.handle(message, context: &context)
@@ -62,6 +66,7 @@ public struct IsolatedClientApp: ClientAppRunner {
     ) async throws -> (Message, RecordDict) {
         let files = FileManager.default
         let (input, output, log) = (slot.input, slot.output, slot.log)
+        let scratch = slots.scratch(in: slot, run: question.metadata.runID, byteCount: Self.scratchBytes(for: instruction!))
         try ClientAppExchange.write(instruction.take()!, context: context, to: input)
         // Last message's reply must not pass for this one's: a child that writes none leaves an empty header.
         try ClientAppExchange.invalidate(output)
@@ -73,6 +78,7 @@ public struct IsolatedClientApp: ClientAppRunner {
         process.executableURL = URL(fileURLWithPath: executable)
         process.arguments = arguments + ["--input", input, "--output", output]
             + (memoryLimitMegabytes.map { ["--memory-limit-mb", String($0)] } ?? [])
+            + (scratch.map { ["--scratch", $0] } ?? [])
         process.standardInput = FileHandle.nullDevice
         process.standardOutput = logHandle
         process.standardError = logHandle
@@ -103,6 +109,16 @@ public struct IsolatedClientApp: ClientAppRunner {
         case .content(let content): return (question.reply(content: content), updated.state)
         case .error(let error): return (question.reply(error: error), updated.state)
         }
+    }
+
+    /// The scratch memory a ClientApp gets for its reply: room for arrays as large as the instruction's (a model
+    /// in, a model of the same shape out), each starting on its own page.
+    static func scratchBytes(for instruction: Message) -> Int {
+        var bytes = 0
+        for (_, record) in instruction.content?.arrayRecords ?? [] {
+            for (_, tensor) in record { bytes += (tensor.byteCount + 4_095) / 4_096 * 4_096 }
+        }
+        return bytes
     }
 
     /// The largest reply read back from a child (16 GiB), so that a runaway child cannot make its SuperNode read

@@ -40,6 +40,10 @@ public struct WeightedArrayAverage: ReplyAggregation {
         }
     }
 
+    /// The fewest elements worth a core of their own in the fold (4 MiB of `Float`s): a model's large layers are
+    /// folded on every core, its small ones on one.
+    private static let elementsPerCore = 1 << 20
+
     /// Float32 elements in 64 bytes: every slot starts on a multiple, so the average's arrays can be views of
     /// `sums` (`Tensor.split`).
     private static let slotAlignment = 16
@@ -89,7 +93,13 @@ public struct WeightedArrayAverage: ReplyAggregation {
             for (slot, tensor) in zip(slots, arrays.values) {
                 // The dtype was checked above, so the typed view cannot fail.
                 try! tensor.withUnsafeBufferPointer(as: Float.self) { values in
-                    VectorOps.axpy(factor, values.baseAddress!, sums.baseAddress! + slot.offset, count: slot.count)
+                    // Element by element, so splitting across cores changes no bit of the sum.
+                    ParallelFor.run(count: slot.count, minChunk: Self.elementsPerCore) { range in
+                        VectorOps.axpy(
+                            factor, values.baseAddress! + range.lowerBound, sums.baseAddress! + slot.offset + range.lowerBound,
+                            count: range.count
+                        )
+                    }
                 }
             }
         }
@@ -133,7 +143,9 @@ public struct WeightedArrayAverage: ReplyAggregation {
         // Dividing (rather than multiplying by the reciprocal) keeps the average of identical updates exact.
         let total = Float(totalWeight)
         try! average.withUnsafeMutableBufferPointer(as: Float.self) { values in
-            for index in values.indices { values[index] /= total }
+            ParallelFor.run(count: values.count, minChunk: Self.elementsPerCore) { range in
+                for index in range { values[index] /= total }
+            }
         }
         // The layout's slots are in order, apart and 64-byte aligned inside `sums`, so the split cannot fail.
         let parts = try! (consume average).split(shapes: slots.map(\.shape), offsets: slots.map(\.offset))

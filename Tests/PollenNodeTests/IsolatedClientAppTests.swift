@@ -118,6 +118,48 @@ import Testing
         }
     }
 
+    @Test func aChildGetsAScratchFileWhenItsInstructionCarriesArrays() async throws {
+        guard access("/dev/shm", W_OK) == 0 else {
+            print("skipped: no /dev/shm here, so ClientApps get no scratch file")
+            return
+        }
+        // Answers only if given `--scratch FILE` with room for the instruction's 3 pages of arrays.
+        let script = "[ \"$5\" = --scratch ] && [ \"$(stat -c %s \"$6\")\" = 12288 ] && cp \"$2\" \"$4\""
+        let app = IsolatedClientApp(executable: "/bin/sh", arguments: ["-c", script, "sh"], timeLimitSeconds: 30)
+        defer { app.removeExchangeFiles() }
+        let arrays: ArrayRecord = ["a": try Tensor([Float](repeating: 1, count: 1_500)), "b": try Tensor([Float](repeating: 2, count: 10))]
+        let instruction = Message(content: ["arrays": .arrays(arrays)], destination: NodeID(3), type: .train)
+        var context = Context(runID: RunID(1), nodeID: NodeID(3))
+        let reply = await app.handle(instruction, context: &context)
+        #expect(reply.content == instruction.content, "\(reply.error?.reason ?? "")")
+    }
+
+    @Test func aSlotsScratchFileHoldsOneRunAtATimeAndGoesWithTheSlots() async throws {
+        let parent = FileManager.default.temporaryDirectory.appendingPathComponent("slots-\(UUID().uuidString)").path
+        let shared = FileManager.default.temporaryDirectory.appendingPathComponent("shared-\(UUID().uuidString)").path
+        for folder in [parent, shared] { try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: false) }
+        defer { for folder in [parent, shared] { try? FileManager.default.removeItem(atPath: folder) } }
+        let slots = ExchangeSlots(parent: parent, scratchParent: shared, idleSeconds: 60)
+        let first = try await slots.withSlot { slot in
+            let path = try #require(slots.scratch(in: slot, run: RunID(1), byteCount: 8_192))
+            #expect(path.hasPrefix(shared))
+            #expect((try FileManager.default.attributesOfItem(atPath: path)[.size] as? Int) == 8_192)
+            try Data("run 1".utf8).write(to: URL(fileURLWithPath: path))
+            return path
+        }
+        try await slots.withSlot { slot in
+            // The run's next message finds its pages; another run's gets a new, empty file and the first is gone.
+            #expect(slots.scratch(in: slot, run: RunID(1), byteCount: 8_192) == first)
+            #expect(try Data(contentsOf: URL(fileURLWithPath: first)).prefix(5) == Data("run 1".utf8))
+            let other = try #require(slots.scratch(in: slot, run: RunID(2), byteCount: 4_096))
+            #expect(other != first)
+            #expect(!FileManager.default.fileExists(atPath: first))
+            #expect(try Data(contentsOf: URL(fileURLWithPath: other)) == Data(count: 4_096))
+        }
+        slots.removeAll()
+        #expect(try FileManager.default.contentsOfDirectory(atPath: shared).isEmpty)
+    }
+
     @Test func exchangeFilesAreEmptiedWhenIdleAndRemovedAtTheEnd() async throws {
         let parent = FileManager.default.temporaryDirectory.appendingPathComponent("slots-\(UUID().uuidString)").path
         try FileManager.default.createDirectory(atPath: parent, withIntermediateDirectories: false)

@@ -78,6 +78,8 @@ public struct Tensor: Sendable, Equatable, CustomStringConvertible {
         precondition(shapes.count == offsets.count, "one offset per shape")
         if !isKnownUniquelyReferenced(&storage) { storage = TensorStorage(copying: storage.buffer) }
         let owner = storage
+        // The parts are written through views; the owner cannot tell when.
+        owner.willWrite()
         var end = 0
         return try zip(shapes, offsets).map { shape, offset in
             let byteCount = try Tensor.byteCount(dtype: dtype, shape: shape)
@@ -142,6 +144,7 @@ public struct Tensor: Sendable, Equatable, CustomStringConvertible {
         if !isKnownUniquelyReferenced(&storage) {
             storage = TensorStorage(copying: storage.buffer)
         }
+        storage.willWrite()
         let typed = storage.bytes.assumingMemoryBound(to: Element.self)
         return try body(UnsafeMutableBufferPointer(start: typed, count: count))
     }

@@ -8,7 +8,8 @@ import Foundation
 ///
 /// Large tensors (a model's layers, a 100 MB update) are mapped straight from the kernel on 2 MiB boundaries and
 /// marked for transparent huge pages: their first touch costs one page fault per 2 MiB instead of one per 4 KiB,
-/// and they arrive zeroed, so a tensor of zeros is written once, not twice.
+/// and they arrive zeroed, so a tensor of zeros is written once, not twice. A freed one goes to `MappingPool`, so
+/// that the next large tensor reuses its pages; in a ClientApp process they are carved from its `ScratchArena`.
 ///
 /// `@unchecked Sendable` is sound because the bytes are written only through `Tensor`'s mutating accessors, which
 /// first make the storage unique (`isKnownUniquelyReferenced`, copying otherwise). Storage reachable from more than
@@ -26,6 +27,9 @@ final class TensorStorage: @unchecked Sendable {
     let byteCount: Int
     /// The length of the mapping behind `bytes`, or 0 for a heap allocation or a view.
     private let mappedLength: Int
+    /// Whether `bytes` is a mapping made for this storage that nothing has written: all zeros, with no page of its
+    /// own yet (reads see the kernel's zero page), so nothing is gained by keeping it in `MappingPool`.
+    private(set) var isUntouchedMapping: Bool
     /// What owns the bytes of a view, kept alive as long as it; `nil` when this storage owns its bytes.
     private let owner: AnyObject?
 
@@ -33,12 +37,13 @@ final class TensorStorage: @unchecked Sendable {
     convenience init(zeroedByteCount byteCount: Int) {
         self.init(uninitializedByteCount: byteCount)
         // A fresh mapping is zeroed by the kernel, page by page as it is touched.
-        if mappedLength == 0 { bytes.initializeMemory(as: UInt8.self, repeating: 0, count: byteCount) }
+        if !isUntouchedMapping { bytes.initializeMemory(as: UInt8.self, repeating: 0, count: byteCount) }
     }
 
     /// Allocates `byteCount` bytes and lets `fill` write every one of them.
     convenience init(byteCount: Int, fill: (UnsafeMutableRawBufferPointer) throws -> Void) rethrows {
         self.init(uninitializedByteCount: byteCount)
+        isUntouchedMapping = false
         // If `fill` throws, the instance is released and `deinit` frees the bytes.
         try fill(UnsafeMutableRawBufferPointer(start: bytes, count: byteCount))
     }
@@ -46,6 +51,7 @@ final class TensorStorage: @unchecked Sendable {
     /// Allocates a copy of `source`.
     convenience init(copying source: UnsafeRawBufferPointer) {
         self.init(uninitializedByteCount: source.count)
+        isUntouchedMapping = false
         if let base = source.baseAddress {
             bytes.copyMemory(from: base, byteCount: byteCount)
         }
@@ -58,31 +64,55 @@ final class TensorStorage: @unchecked Sendable {
         self.byteCount = byteCount
         self.bytes = bytes
         mappedLength = 0
+        isUntouchedMapping = false
     }
 
+    /// Large allocations come from a ClientApp's `ScratchArena`, else from `MappingPool`, else from a new mapping.
     private init(uninitializedByteCount byteCount: Int) {
         self.byteCount = byteCount
-        owner = nil
-        if byteCount >= Self.mappedThreshold, let mapped = Self.mapHugePages(byteCount) {
-            bytes = mapped.start
-            mappedLength = mapped.length
+        let wholePages = (byteCount + Self.hugePageBytes - 1) / Self.hugePageBytes * Self.hugePageBytes
+        isUntouchedMapping = false
+        if byteCount >= Self.mappedThreshold, let carved = ScratchArena.carveFromInstalled(byteCount) {
+            bytes = carved.bytes
+            owner = carved.owner
+            mappedLength = 0
+        } else if byteCount >= Self.mappedThreshold, let kept = MappingPool.take(length: wholePages) {
+            bytes = kept.start
+            owner = nil
+            mappedLength = kept.length
+        } else if byteCount >= Self.mappedThreshold, let mapped = Self.mapHugePages(wholePages) {
+            bytes = mapped
+            owner = nil
+            mappedLength = wholePages
+            isUntouchedMapping = true
         } else {
             bytes = UnsafeMutableRawPointer.allocate(byteCount: max(byteCount, 1), alignment: Self.alignment)
+            owner = nil
             mappedLength = 0
         }
     }
 
     deinit {
         if owner != nil { return }
-        if mappedLength > 0 { munmap(bytes, mappedLength) } else { bytes.deallocate() }
+        if mappedLength == 0 {
+            bytes.deallocate()
+        } else if isUntouchedMapping {
+            munmap(bytes, mappedLength)
+        } else {
+            MappingPool.give(bytes, length: mappedLength)
+        }
+    }
+
+    /// Records that the bytes are about to be written; called only by the storage's one owner.
+    func willWrite() {
+        isUntouchedMapping = false
     }
 
     var buffer: UnsafeRawBufferPointer { UnsafeRawBufferPointer(start: bytes, count: byteCount) }
 
-    /// Maps `byteCount` bytes (rounded up to whole huge pages) starting on a huge-page boundary and asks for huge
-    /// pages; `nil` when the kernel refuses the mapping (the heap is used instead).
-    private static func mapHugePages(_ byteCount: Int) -> (start: UnsafeMutableRawPointer, length: Int)? {
-        let length = (byteCount + hugePageBytes - 1) / hugePageBytes * hugePageBytes
+    /// Maps `length` bytes, a whole number of huge pages, starting on a huge-page boundary and asks for huge pages;
+    /// `nil` when the kernel refuses the mapping (the heap is used instead).
+    private static func mapHugePages(_ length: Int) -> UnsafeMutableRawPointer? {
         // Map a huge page more than needed, then cut off the unaligned head and the tail.
         let raw = mmap(nil, length + hugePageBytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0)
         guard let raw, raw != MAP_FAILED else { return nil }
@@ -97,6 +127,6 @@ final class TensorStorage: @unchecked Sendable {
         // Advice only: without transparent huge pages the mapping still works, with small pages.
         _ = madvise(start, length, MADV_HUGEPAGE)
         #endif
-        return (start, length)
+        return start
     }
 }
