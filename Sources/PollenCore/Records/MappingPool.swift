@@ -85,11 +85,6 @@ enum MappingPool {
         return remaining
     }
 
-    /// The number of mappings and bytes kept now.
-    static var kept: (entries: Int, bytes: Int) {
-        state.withLock { ($0.entries.count, $0.bytes) }
-    }
-
     /// Sweeps every `idleSeconds` until the pool is empty.
     private static func scheduleSweep() {
         Task.detached(priority: .background) {
