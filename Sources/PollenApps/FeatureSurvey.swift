@@ -14,7 +14,7 @@ public struct FeatureSurvey: ReplyAggregation {
 
     public init() {}
 
-    public mutating func add(_ reply: Message) {
+    public mutating func add(_ reply: consuming Message) {
         guard let metrics = reply.content?[metrics: "metrics"] else {
             tally.recordFailure("node \(reply.metadata.source): \(reply.error?.reason ?? "no metrics in the reply")")
             return

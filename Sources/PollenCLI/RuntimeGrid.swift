@@ -56,12 +56,14 @@ struct RuntimeGrid: Grid {
         _ messages: [PollenCore.Message], into aggregation: Aggregation, timeoutSeconds: Double
     ) async throws -> Aggregation {
         var result = aggregation
-        try await exchange(messages, timeoutSeconds: timeoutSeconds) { result.add($0) }
+        try await exchange(messages, timeoutSeconds: timeoutSeconds) { (reply: consuming PollenCore.Message) in
+            result.add(consume reply)
+        }
         return result
     }
 
     /// Sends `messages` and hands their replies to `deliver` in their order (`ReplyCollector`).
-    private func exchange(_ messages: [PollenCore.Message], timeoutSeconds: Double, deliver: (PollenCore.Message) throws -> Void) async throws {
+    private func exchange(_ messages: [PollenCore.Message], timeoutSeconds: Double, deliver: (consuming PollenCore.Message) throws -> Void) async throws {
         let instructions = try await push(ReplyCollector.instructions(messages, run: runID, timeoutSeconds: timeoutSeconds))
         try await ReplyCollector.collect(instructions, run: runID, timeoutSeconds: timeoutSeconds, take: { pending, wait in
             let (pulled, held) = try await client.poll("pull-messages", Flwr_Proto_PullAppMessagesRequest.with {

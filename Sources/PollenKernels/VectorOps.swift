@@ -86,6 +86,26 @@ public enum VectorOps {
         }
     }
 
+    /// Computes `x[i] = 0 + alpha * x[i]` over `count` elements: what `axpy` into zeros leaves, bit for bit (the
+    /// added zero turns a product of -0 into +0), without a buffer of zeros.
+    @inlinable
+    public static func scaleOntoZero(_ alpha: Float, _ x: UnsafeMutablePointer<Float>, count: Int) {
+        let rawX = UnsafeMutableRawPointer(x)
+        let a = SIMD16<Float>(repeating: alpha)
+        let zero = SIMD16<Float>()
+        var i = 0
+        while i + lanes <= count {
+            let offset = i * MemoryLayout<Float>.stride
+            let xv = rawX.loadUnaligned(fromByteOffset: offset, as: SIMD16<Float>.self)
+            rawX.storeBytes(of: zero + a * xv, toByteOffset: offset, as: SIMD16<Float>.self)
+            i += lanes
+        }
+        while i < count {
+            x[i] = 0 + alpha * x[i]
+            i += 1
+        }
+    }
+
     /// Returns the Euclidean norm `sqrt(Σ x[i]²)`, accumulated in `Double` so that a long update
     /// (millions of elements) keeps its precision.
     @inlinable

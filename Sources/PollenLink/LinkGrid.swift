@@ -42,12 +42,12 @@ public struct LinkGrid: Grid {
         _ messages: [Message], into aggregation: Aggregation, timeoutSeconds: Double
     ) async throws -> Aggregation {
         var result = aggregation
-        try await exchange(messages, timeoutSeconds: timeoutSeconds) { result.add($0) }
+        try await exchange(messages, timeoutSeconds: timeoutSeconds) { (reply: consuming Message) in result.add(consume reply) }
         return result
     }
 
     /// Sends `messages` and hands their replies to `deliver` in their order (`ReplyCollector`).
-    private func exchange(_ messages: [Message], timeoutSeconds: Double, deliver: (Message) throws -> Void) async throws {
+    private func exchange(_ messages: [Message], timeoutSeconds: Double, deliver: (consuming Message) throws -> Void) async throws {
         var pending = [MessageID]()
         let stamped = ReplyCollector.instructions(messages, run: runID, timeoutSeconds: timeoutSeconds)
         // Every node of the run waits for this encoding: use every core (for about 35 ms per 100 MB, shared with

@@ -26,34 +26,37 @@ public enum ReplyCollector {
     public static func collect(
         _ instructions: [MessageID], run: RunID, timeoutSeconds: Double,
         take: ([MessageID], Double) async throws -> [(instruction: MessageID, reply: Message)],
-        deliver: (Message) throws -> Void
+        deliver: (consuming Message) throws -> Void
     ) async throws {
         var pending = Set(instructions)
         let order = Dictionary(uniqueKeysWithValues: instructions.enumerated().map { ($1, $0) })
         // Replies that came before one they follow, by place.
         var early = [Int: Message]()
         var next = 0
-        func arrived(_ instruction: MessageID, _ reply: Message) throws {
+        func arrived(_ instruction: MessageID, _ reply: consuming Message) throws {
             guard pending.remove(instruction) != nil, let place = order[instruction] else { return }
-            early[place] = reply
+            early[place] = consume reply
             while let reply = early.removeValue(forKey: next) {
-                try deliver(reply)
+                try deliver(consume reply)
                 next += 1
             }
+        }
+        // Each reply is taken out of the list before it is handed on, so that `deliver` receives its only copy.
+        func arrivedAll(_ list: inout [(instruction: MessageID, reply: Message)]) throws {
+            list.reverse()
+            while let (instruction, reply) = list.popLast() { try arrived(instruction, consume reply) }
         }
         let deadline = Date().addingTimeInterval(timeoutSeconds)
         while !pending.isEmpty {
             try Task.checkCancellation()
             let wait = min(longestTakeSeconds, max(deadline.timeIntervalSinceNow, 0))
-            for (instruction, reply) in try await take(instructions.filter(pending.contains), wait) {
-                try arrived(instruction, reply)
-            }
+            var arrivals = try await take(instructions.filter(pending.contains), wait)
+            try arrivedAll(&arrivals)
             guard !pending.isEmpty else { break }
             guard Date() < deadline else {
                 // Folding what came may itself have taken the rest of the time: what is in by now still counts.
-                for (instruction, reply) in try await take(instructions.filter(pending.contains), 0) {
-                    try arrived(instruction, reply)
-                }
+                var arrivals = try await take(instructions.filter(pending.contains), 0)
+                try arrivedAll(&arrivals)
                 for instruction in instructions where pending.contains(instruction) {
                     try arrived(instruction, timeoutReply(to: instruction, run: run, timeoutSeconds: timeoutSeconds))
                 }

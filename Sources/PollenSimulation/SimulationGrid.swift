@@ -119,6 +119,6 @@ public final class SimulationGrid: Grid {
 /// The trivial aggregation: keeps every reply, in order.
 struct ReplyList: ReplyAggregation {
     var replies: [Message] = []
-    mutating func add(_ reply: Message) { replies.append(reply) }
+    mutating func add(_ reply: consuming Message) { replies.append(reply) }
     mutating func merge(_ later: ReplyList) { replies += later.replies }
 }

@@ -4,25 +4,25 @@ import PollenKernels
 /// The streaming fold behind FedAvg's training rounds: the weighted sum of the replies' arrays, their total
 /// weight, and the weighted sums of their metrics.
 ///
-/// Holds one model-sized `Float` buffer however many replies it folds. A reply is counted as failed, with the
-/// reason, if it carries an error, lacks the weight metric or the arrays, or its arrays differ in names, shapes
-/// or dtype from the expected layout: the arrays the round sent, or else the first usable reply's. With the
-/// round's arrays as the layout, every batch judges replies alike, so batching cannot change the result.
+/// Holds one model's worth of `Float` sums however many replies it folds, and allocates none when it can help
+/// it: the first usable reply's arrays become the sums (scaled by its weight in place) when the reply is handed
+/// over with no other copy of it alive, as a grid delivering replies does; otherwise they are copied once. A reply
+/// is counted as failed, with the reason, if it carries an error, lacks the weight metric or the arrays, or its
+/// arrays differ in names, shapes or dtype from the expected layout: the arrays the round sent, or else the first
+/// usable reply's. With the round's arrays as the layout, every batch judges replies alike, so batching cannot
+/// change the result.
 public struct WeightedArrayAverage: ReplyAggregation {
-    /// The name, shape and place in `sums` of each averaged tensor, from the first usable reply.
+    /// The name and shape of each averaged tensor, in order.
     private struct Slot: Sendable, Equatable {
         var name: String
         var shape: [Int]
-        var offset: Int
-        var count: Int
     }
 
     private let weightKey: String
     private let arrayRecordKey: String
     private var slots: [Slot] = []
-    /// The weighted sums, every slot after the other, each starting 64-byte aligned; a tensor for its zeroed,
-    /// huge-page storage.
-    private var sums: Tensor?
+    /// The weighted sums, one tensor per slot.
+    private var sums: [Tensor]?
     private var totalWeight = 0.0
     /// The weighted sums of the replies' metrics.
     public private(set) var metrics: WeightedMetricAverage
@@ -44,61 +44,70 @@ public struct WeightedArrayAverage: ReplyAggregation {
     /// folded on every core, its small ones on one.
     private static let elementsPerCore = 1 << 20
 
-    /// Float32 elements in 64 bytes: every slot starts on a multiple, so the average's arrays can be views of
-    /// `sums` (`Tensor.split`).
-    private static let slotAlignment = 16
-
     private static func layout(of arrays: ArrayRecord) -> [Slot] {
-        var offset = 0
-        return arrays.map { entry in
-            defer { offset = (offset + entry.value.count + slotAlignment - 1) / slotAlignment * slotAlignment }
-            return Slot(name: entry.key, shape: entry.value.shape, offset: offset, count: entry.value.count)
-        }
+        arrays.map { Slot(name: $0.key, shape: $0.value.shape) }
     }
 
-    public mutating func add(_ reply: Message) {
-        guard let content = reply.content else {
-            tally.recordFailure("node \(reply.metadata.source): \(reply.error?.reason ?? "no content")")
+    /// Folds in `reply`. Taking the reply (`consuming`) lets its arrays become the sums without a copy when it is
+    /// the first usable one.
+    public mutating func add(_ reply: consuming Message) {
+        let source = reply.metadata.source
+        var reply = reply
+        guard var content = reply.takeContent() else {
+            tally.recordFailure("node \(source): \(reply.error?.reason ?? "no content")")
             return
         }
-        guard let arrays = content[arrays: arrayRecordKey] ?? content.arrayRecords.first?.value else {
-            tally.recordFailure("node \(reply.metadata.source): the reply has no arrays")
+        guard let key = content[arrays: arrayRecordKey] != nil ? arrayRecordKey : content.arrayRecords.first?.key,
+              var arrays = content[arrays: key]
+        else {
+            tally.recordFailure("node \(source): the reply has no arrays")
             return
         }
         guard let weight = ReplyWeight.read(content, key: weightKey), weight >= 0 else {
-            tally.recordFailure("node \(reply.metadata.source): the reply has no non-negative '\(weightKey)' metric")
+            tally.recordFailure("node \(source): the reply has no non-negative '\(weightKey)' metric")
             return
         }
         if slots.isEmpty {
             guard arrays.values.allSatisfy({ $0.dtype == .float32 }) else {
-                tally.recordFailure("node \(reply.metadata.source): FedAvg averages float32 arrays only")
+                tally.recordFailure("node \(source): FedAvg averages float32 arrays only")
                 return
             }
             slots = Self.layout(of: arrays)
         }
-        if sums == nil {
-            // Allocated on the first usable reply, so that an empty aggregation is cheap to copy. The layout's
-            // arrays exist, so their total size cannot overflow.
-            sums = try! Tensor(zeros: .float32, shape: [slots.last.map { $0.offset + $0.count } ?? 0])
-        }
         guard arrays.count == slots.count,
               zip(arrays, slots).allSatisfy({ $0.key == $1.name && $0.value.shape == $1.shape && $0.value.dtype == .float32 })
         else {
-            tally.recordFailure("node \(reply.metadata.source): its arrays differ in names, shapes or dtype from the first reply's")
+            tally.recordFailure("node \(source): its arrays differ in names, shapes or dtype from the first reply's")
             return
         }
+        // The arrays leave the content, so that each tensor below is referenced once, by `arrays`.
+        content[arrays: key] = nil
         metrics.add(content, weight: weight)
         let factor = Float(weight)
-        try! sums!.withUnsafeMutableBufferPointer(as: Float.self) { sums in
-            for (slot, tensor) in zip(slots, arrays.values) {
-                // The dtype was checked above, so the typed view cannot fail.
-                try! tensor.withUnsafeBufferPointer(as: Float.self) { values in
-                    // Element by element, so splitting across cores changes no bit of the sum.
-                    ParallelFor.run(count: slot.count, minChunk: Self.elementsPerCore) { range in
-                        VectorOps.axpy(
-                            factor, values.baseAddress! + range.lowerBound, sums.baseAddress! + slot.offset + range.lowerBound,
-                            count: range.count
-                        )
+        if sums == nil {
+            sums = slots.map { slot in
+                // Removed from the record, the tensor is unique if the reply was: scaled in place, it is the sum.
+                // The layout was checked above, so the name is there and the dtype is float32.
+                var tensor = arrays[slot.name]!
+                arrays[slot.name] = nil
+                try! tensor.withUnsafeMutableBufferPointer(as: Float.self) { values in
+                    ParallelFor.run(count: values.count, minChunk: Self.elementsPerCore) { range in
+                        VectorOps.scaleOntoZero(factor, values.baseAddress! + range.lowerBound, count: range.count)
+                    }
+                }
+                return tensor
+            }
+        } else {
+            for (index, tensor) in zip(sums!.indices, arrays.values) {
+                try! sums![index].withUnsafeMutableBufferPointer(as: Float.self) { sums in
+                    try! tensor.withUnsafeBufferPointer(as: Float.self) { values in
+                        // Element by element, so splitting across cores changes no bit of the sum.
+                        ParallelFor.run(count: values.count, minChunk: Self.elementsPerCore) { range in
+                            VectorOps.axpy(
+                                factor, values.baseAddress! + range.lowerBound, sums.baseAddress! + range.lowerBound,
+                                count: range.count
+                            )
+                        }
                     }
                 }
             }
@@ -123,9 +132,11 @@ public struct WeightedArrayAverage: ReplyAggregation {
                 tally.merge(ReplyTally.failuresOnly(later.tally))
                 return
             }
-            try! sums!.withUnsafeMutableBufferPointer(as: Float.self) { sums in
-                try! theirs.withUnsafeBufferPointer(as: Float.self) { theirs in
-                    VectorOps.axpy(1, theirs.baseAddress!, sums.baseAddress!, count: sums.count)
+            for (index, tensor) in zip(sums!.indices, theirs) {
+                try! sums![index].withUnsafeMutableBufferPointer(as: Float.self) { sums in
+                    try! tensor.withUnsafeBufferPointer(as: Float.self) { theirs in
+                        VectorOps.axpy(1, theirs.baseAddress!, sums.baseAddress!, count: sums.count)
+                    }
                 }
             }
             totalWeight += later.totalWeight
@@ -135,21 +146,21 @@ public struct WeightedArrayAverage: ReplyAggregation {
     }
 
     /// The weighted average, or `nil` when no reply with a positive total weight was folded. The sums become the
-    /// average in place, so this aggregation has no arrays left afterwards (a second call returns `nil`), and the
-    /// average's arrays share one buffer: a round allocates no second model.
+    /// average in place, so this aggregation has no arrays left afterwards (a second call returns `nil`): a round
+    /// allocates no second model.
     public mutating func takeAverage() -> ArrayRecord? {
         guard totalWeight > 0, var average = sums else { return nil }
         sums = nil
         // Dividing (rather than multiplying by the reciprocal) keeps the average of identical updates exact.
         let total = Float(totalWeight)
-        try! average.withUnsafeMutableBufferPointer(as: Float.self) { values in
-            ParallelFor.run(count: values.count, minChunk: Self.elementsPerCore) { range in
-                for index in range { values[index] /= total }
+        for index in average.indices {
+            try! average[index].withUnsafeMutableBufferPointer(as: Float.self) { values in
+                ParallelFor.run(count: values.count, minChunk: Self.elementsPerCore) { range in
+                    for index in range { values[index] /= total }
+                }
             }
         }
-        // The layout's slots are in order, apart and 64-byte aligned inside `sums`, so the split cannot fail.
-        let parts = try! (consume average).split(shapes: slots.map(\.shape), offsets: slots.map(\.offset))
-        return ArrayRecord(zip(slots, parts).map { ($0.name, $1) })
+        return ArrayRecord(zip(slots, average).map { ($0.name, $1) })
     }
 }
 
@@ -166,7 +177,7 @@ public struct MetricAverageAggregation: ReplyAggregation {
         metrics = WeightedMetricAverage(weightKey: weightKey)
     }
 
-    public mutating func add(_ reply: Message) {
+    public mutating func add(_ reply: consuming Message) {
         guard let content = reply.content else {
             tally.recordFailure("node \(reply.metadata.source): \(reply.error?.reason ?? "no content")")
             return

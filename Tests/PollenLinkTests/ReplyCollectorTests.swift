@@ -13,6 +13,39 @@ import Testing
         return reply
     }
 
+    /// Whether `message`'s array "w" can be written without a copy: whether the caller handed over its only copy.
+    /// (`#require` is not used here: it keeps a copy of what it checks.)
+    static func writableInPlace(_ message: consuming Message) throws -> Bool {
+        var owned = consume message
+        guard var content = owned.takeContent(), var arrays = content[arrays: "arrays"] else { return false }
+        content[arrays: "arrays"] = nil
+        guard var tensor = arrays["w"] else { return false }
+        arrays["w"] = nil
+        let before = tensor.withUnsafeBytes { $0.baseAddress! }
+        // Copy-on-write: a tensor someone else also holds is copied before it is written.
+        let after = try tensor.withUnsafeMutableBufferPointer(as: Float.self) { UnsafeRawPointer($0.baseAddress!) }
+        return before == after
+    }
+
+    /// A grid's aggregation may keep or overwrite a reply's arrays (FedAvg sums into the first reply's): the
+    /// collector must hand each reply on as its only copy, whether it came alone, with others, or early.
+    @Test func eachReplyIsHandedOnAsItsOnlyCopy() async throws {
+        func reply(to instruction: MessageID) throws -> (instruction: MessageID, reply: Message) {
+            var content = RecordDict()
+            content[arrays: "arrays"] = ["w": try Tensor([Float](repeating: 1, count: 1_024))]
+            var reply = Message(content: RecordDict(), destination: NodeID(1), type: .train).reply(content: content)
+            reply.metadata.replyTo = instruction
+            return (instruction, reply)
+        }
+        let ids = Self.instructions
+        var arrivals = [[try reply(to: ids[1])], [try reply(to: ids[0]), try reply(to: ids[2])]]
+        var inPlace = [Bool]()
+        try await ReplyCollector.collect(ids, run: RunID(1), timeoutSeconds: 60, take: { _, _ in arrivals.removeFirst() }, deliver: { (reply: consuming Message) in
+            inPlace.append((try? Self.writableInPlace(consume reply)) ?? false)
+        })
+        #expect(inPlace == [true, true, true])
+    }
+
     @Test func repliesAreHandedOnInOrderAsSoonAsTheirTurnComes() async throws {
         // "b" comes first, then "a", then "c": "a" and "b" are handed on together after the second take, "c" after
         // the third; nothing waits for the last reply.

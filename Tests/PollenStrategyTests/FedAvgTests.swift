@@ -37,6 +37,35 @@ func failure(node: UInt64) -> Message {
         #expect(outcome.tally.succeeded == 3)
     }
 
+    /// A model's worth of sums would be a fresh allocation per round; the first reply handed over is used instead.
+    @Test func theFirstReplyHandedOverBecomesTheSumsWithoutACopy() throws {
+        func handOver() throws -> (Message, UnsafeRawPointer) {
+            let w = try Tensor([Float](repeating: 2, count: 1 << 20))
+            let address = w.withUnsafeBytes { $0.baseAddress! }
+            var content = RecordDict()
+            content[arrays: "arrays"] = ["w": w]
+            content[metrics: "metrics"] = ["num-examples": 4]
+            return (Message(content: content, destination: NodeID(1), type: .train).reply(content: content), address)
+        }
+        var aggregation = WeightedArrayAverage(weightKey: "num-examples", arrayRecordKey: "arrays")
+        let (first, address) = try handOver()
+        aggregation.add(consume first)
+        let (second, _) = try handOver()
+        aggregation.add(consume second)
+        let average = try #require(aggregation.takeAverage()?["w"])
+        #expect(average.withUnsafeBytes { $0.baseAddress! } == address)
+        #expect(try average.scalars(as: Float.self).allSatisfy { $0 == 2 })
+    }
+
+    /// The sums start as zeros plus the first weighted reply, bit for bit, as they did when they were a buffer of
+    /// zeros: a first reply of -0 averages to +0.
+    @Test func aFirstReplyOfNegativeZeroAveragesToPositiveZero() throws {
+        let average = try #require(try FedAvg().aggregateTrain(round: 1, replies: [reply(node: 1, w: [-0.0, 1], b: -0.0, examples: 3, loss: 0)]).arrays)
+        let w = try average["w"]!.scalars(as: Float.self)
+        #expect(w[0] == 0 && w[0].sign == .plus && w[1] == 1)
+        #expect(try average["b"]!.scalars(as: Float.self)[0].sign == .plus)
+    }
+
     @Test func foldingInBatchesEqualsFoldingInOrder() throws {
         let strategy = try FedAvg()
         let replies = try (1...9).map { try reply(node: $0, w: [Float($0), 1 / Float($0)], b: Float($0 * $0), examples: Int($0) * 7, loss: Double($0)) }

@@ -26,9 +26,10 @@ extension Grid {
         _ messages: [Message], into aggregation: Aggregation, timeoutSeconds: Double
     ) async throws -> Aggregation {
         var result = aggregation
-        for reply in try await sendAndReceive(messages, timeoutSeconds: timeoutSeconds) {
-            result.add(reply)
-        }
+        // Taken out of the list one by one, so that each reply is handed over with no other copy alive.
+        var replies = try await sendAndReceive(messages, timeoutSeconds: timeoutSeconds)
+        replies.reverse()
+        while let reply = replies.popLast() { result.add(consume reply) }
         return result
     }
 }
@@ -40,7 +41,10 @@ extension Grid {
 /// first `add`.
 public protocol ReplyAggregation: Sendable {
     /// Folds in one reply, counting it as a failure if it carries a `MessageError`.
-    mutating func add(_ reply: Message)
+    ///
+    /// The reply is handed over (`consuming`): a grid keeps no other copy of it, so an aggregation may keep the
+    /// reply's arrays, or write over them, without copying them.
+    mutating func add(_ reply: consuming Message)
 
     /// Folds in `later`, an aggregation of replies that come after every reply folded into this one.
     mutating func merge(_ later: Self)

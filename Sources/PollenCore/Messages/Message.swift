@@ -22,6 +22,14 @@ public struct Message: Sendable {
     }
 
     /// The failure, or `nil` for a message with content.
+    /// Takes the content out of this message, leaving it empty: a content that was this message's only copy is then
+    /// the caller's only copy, free to change without being copied.
+    public mutating func takeContent() -> RecordDict? {
+        guard case .content(let content) = body else { return nil }
+        body = .content(RecordDict())
+        return content
+    }
+
     public var error: MessageError? {
         if case .error(let error) = body { error } else { nil }
     }
