@@ -139,7 +139,7 @@ let package = Package(
             ],
             swiftSettings: settings
         ),
-        .testTarget(name: "PollenStrategyTests", dependencies: ["PollenStrategy"], swiftSettings: settings),
+        .testTarget(name: "PollenStrategyTests", dependencies: ["PollenStrategy", "PollenKernels", "PollenWire"], swiftSettings: settings),
         .testTarget(
             name: "PollenSimulationTests",
             dependencies: ["PollenSimulation", "PollenStrategy"],
@@ -151,7 +151,7 @@ let package = Package(
             dependencies: ["PollenCLI", "PollenApps", .product(name: "ArgumentParser", package: "swift-argument-parser")],
             swiftSettings: settings
         ),
-        .testTarget(name: "PollenNodeTests", dependencies: ["PollenNode", "PollenCore"], swiftSettings: settings),
+        .testTarget(name: "PollenNodeTests", dependencies: ["PollenNode", "PollenCore", "PollenWire"], swiftSettings: settings),
         .testTarget(name: "EndToEndTests", dependencies: [], swiftSettings: settings),
     ]
 )

@@ -51,7 +51,12 @@ public enum VectorOps {
     /// Computes `y[i] += alpha * x[i]` over `count` elements (BLAS `saxpy`).
     @inlinable
     public static func axpy(_ alpha: Float, _ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, count: Int) {
-        let rawX = UnsafeRawPointer(x)
+        axpy(alpha, bytes: UnsafeRawPointer(x), y, count: count)
+    }
+
+    /// `axpy` with `x` read from raw bytes at any alignment (a tensor's piece inside a received chunk).
+    @inlinable
+    public static func axpy(_ alpha: Float, bytes rawX: UnsafeRawPointer, _ y: UnsafeMutablePointer<Float>, count: Int) {
         let rawY = UnsafeMutableRawPointer(y)
         let a = SIMD16<Float>(repeating: alpha)
         var i = 0
@@ -63,7 +68,7 @@ public enum VectorOps {
             i += lanes
         }
         while i < count {
-            y[i] += alpha * x[i]
+            y[i] += alpha * rawX.loadUnaligned(fromByteOffset: i * MemoryLayout<Float>.stride, as: Float.self)
             i += 1
         }
     }
@@ -90,18 +95,25 @@ public enum VectorOps {
     /// added zero turns a product of -0 into +0), without a buffer of zeros.
     @inlinable
     public static func scaleOntoZero(_ alpha: Float, _ x: UnsafeMutablePointer<Float>, count: Int) {
-        let rawX = UnsafeMutableRawPointer(x)
+        scaleOntoZero(alpha, bytes: UnsafeRawPointer(x), into: x, count: count)
+    }
+
+    /// Computes `y[i] = 0 + alpha * x[i]` over `count` elements, `x` read from raw bytes at any alignment: `axpy`
+    /// into zeros, bit for bit, without the zeros. `x` may be `y`.
+    @inlinable
+    public static func scaleOntoZero(_ alpha: Float, bytes rawX: UnsafeRawPointer, into y: UnsafeMutablePointer<Float>, count: Int) {
+        let rawY = UnsafeMutableRawPointer(y)
         let a = SIMD16<Float>(repeating: alpha)
         let zero = SIMD16<Float>()
         var i = 0
         while i + lanes <= count {
             let offset = i * MemoryLayout<Float>.stride
             let xv = rawX.loadUnaligned(fromByteOffset: offset, as: SIMD16<Float>.self)
-            rawX.storeBytes(of: zero + a * xv, toByteOffset: offset, as: SIMD16<Float>.self)
+            rawY.storeBytes(of: zero + a * xv, toByteOffset: offset, as: SIMD16<Float>.self)
             i += lanes
         }
         while i < count {
-            x[i] = 0 + alpha * x[i]
+            y[i] = 0 + alpha * rawX.loadUnaligned(fromByteOffset: i * MemoryLayout<Float>.stride, as: Float.self)
             i += 1
         }
     }

@@ -42,7 +42,10 @@ public enum ClientAppExchange {
         for tensor in tensors {
             let gap = padding(before: offset)
             try zeros.withUnsafeBytes { try writeAll(UnsafeRawBufferPointer(rebasing: $0[..<gap]), to: file, path: path) }
-            try tensor.withUnsafeBytes { try writeAll($0, to: file, path: path) }
+            // A tensor decoded from chunks is written from them, not first copied into one buffer.
+            try tensor.withUnsafePieces { pieces in
+                for piece in pieces { try writeAll(piece, to: file, path: path) }
+            }
             offset += gap + tensor.byteCount
         }
         guard ftruncate(file, off_t(offset)) == 0 else {

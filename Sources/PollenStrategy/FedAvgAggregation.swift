@@ -6,7 +6,8 @@ import PollenKernels
 ///
 /// Holds one model's worth of `Float` sums however many replies it folds, and allocates none when it can help
 /// it: the first usable reply's arrays become the sums (scaled by its weight in place) when the reply is handed
-/// over with no other copy of it alive, as a grid delivering replies does; otherwise they are copied once. A reply
+/// over with no other copy of it alive, as a grid delivering replies does; otherwise they are copied once. Arrays
+/// still held in the chunks they arrived in (`Tensor.isHeldInPieces`) are read from there, never assembled first. A reply
 /// is counted as failed, with the reason, if it carries an error, lacks the weight metric or the arrays, or its
 /// arrays differ in names, shapes or dtype from the expected layout: the arrays the round sent, or else the first
 /// usable reply's. With the round's arrays as the layout, every batch judges replies alike, so batching cannot
@@ -43,6 +44,27 @@ public struct WeightedArrayAverage: ReplyAggregation {
     /// The fewest elements worth a core of their own in the fold (4 MiB of `Float`s): a model's large layers are
     /// folded on every core, its small ones on one.
     private static let elementsPerCore = 1 << 20
+
+    /// Calls `body(values, offset, count)` for runs of `tensor`'s `Float` elements that together cover it once, on
+    /// every core for a large tensor: `values` points at `count` elements (at any alignment, wherever the tensor's
+    /// pieces are) that start at element `offset`.
+    private static func forEachRun(of tensor: Tensor, _ body: (UnsafeRawPointer, Int, Int) -> Void) {
+        let width = MemoryLayout<Float>.stride
+        tensor.withUnsafePieces { pieces in
+            var starts = [Int]()
+            var total = 0
+            for piece in pieces {
+                starts.append(total)
+                total += piece.count / width
+            }
+            ParallelFor.run(count: total, minChunk: elementsPerCore) { range in
+                for (piece, start) in zip(pieces, starts) {
+                    let lower = max(start, range.lowerBound), upper = min(start + piece.count / width, range.upperBound)
+                    if lower < upper { body(piece.baseAddress! + (lower - start) * width, lower, upper - lower) }
+                }
+            }
+        }
+    }
 
     private static func layout(of arrays: ArrayRecord) -> [Slot] {
         arrays.map { Slot(name: $0.key, shape: $0.value.shape) }
@@ -84,30 +106,34 @@ public struct WeightedArrayAverage: ReplyAggregation {
         content[arrays: key] = nil
         metrics.add(content, weight: weight)
         let factor = Float(weight)
+        // The layout was checked above, so every name is there and every dtype is float32. Element by element, so
+        // splitting the work across cores changes no bit of the sums.
         if sums == nil {
             sums = slots.map { slot in
-                // Removed from the record, the tensor is unique if the reply was: scaled in place, it is the sum.
-                // The layout was checked above, so the name is there and the dtype is float32.
                 var tensor = arrays[slot.name]!
                 arrays[slot.name] = nil
-                try! tensor.withUnsafeMutableBufferPointer(as: Float.self) { values in
-                    ParallelFor.run(count: values.count, minChunk: Self.elementsPerCore) { range in
-                        VectorOps.scaleOntoZero(factor, values.baseAddress! + range.lowerBound, count: range.count)
+                guard tensor.isHeldInPieces else {
+                    // Removed from the record, the tensor is unique if the reply was: scaled in place, it is the sum.
+                    try! tensor.withUnsafeMutableBufferPointer(as: Float.self) { values in
+                        ParallelFor.run(count: values.count, minChunk: Self.elementsPerCore) { range in
+                            VectorOps.scaleOntoZero(factor, values.baseAddress! + range.lowerBound, count: range.count)
+                        }
+                    }
+                    return tensor
+                }
+                // Read from its chunks into the one buffer the sums need.
+                return try! Tensor(dtype: .float32, shape: slot.shape) { destination in
+                    let sums = destination.baseAddress!.assumingMemoryBound(to: Float.self)
+                    Self.forEachRun(of: tensor) { values, offset, count in
+                        VectorOps.scaleOntoZero(factor, bytes: values, into: sums + offset, count: count)
                     }
                 }
-                return tensor
             }
         } else {
             for (index, tensor) in zip(sums!.indices, arrays.values) {
                 try! sums![index].withUnsafeMutableBufferPointer(as: Float.self) { sums in
-                    try! tensor.withUnsafeBufferPointer(as: Float.self) { values in
-                        // Element by element, so splitting across cores changes no bit of the sum.
-                        ParallelFor.run(count: values.count, minChunk: Self.elementsPerCore) { range in
-                            VectorOps.axpy(
-                                factor, values.baseAddress! + range.lowerBound, sums.baseAddress! + range.lowerBound,
-                                count: range.count
-                            )
-                        }
+                    Self.forEachRun(of: tensor) { values, offset, count in
+                        VectorOps.axpy(factor, bytes: values, sums.baseAddress! + offset, count: count)
                     }
                 }
             }

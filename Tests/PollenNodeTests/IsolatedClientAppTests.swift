@@ -1,6 +1,7 @@
 import Foundation
 import PollenCore
 @testable import PollenNode
+import PollenWire
 import Testing
 
 /// The isolation boundary itself, with stand-in child programs that crash, hang or fail: each is one failure
@@ -85,6 +86,20 @@ import Testing
         var written = try #require(message.content?[arrays: "arrays"]?["w"])
         try written.withUnsafeMutableBufferPointer(as: Float.self) { $0[0] = 7 }
         #expect(try written.scalars(as: Float.self)[0] == 7)
+        #expect(try ClientAppExchange.read(from: path).message.content == content)
+    }
+
+    /// An array still in the chunks it was decoded from goes to the file from them, and reads back whole.
+    @Test func anArrayHeldInChunksIsWrittenFromThem() throws {
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("exchange-\(UUID().uuidString)").path
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        var content = RecordDict()
+        content[arrays: "arrays"] = ["w": try Tensor((0..<5_000).map { Float($0) / 3 })]
+        let encoded = try MessageCodec.encode(Message(content: content, destination: NodeID(4), type: .train), chunkBytes: 4_096)
+        let lookup = Dictionary(uniqueKeysWithValues: encoded.objects.map { ($0.id, $0) })
+        let decoded = try MessageCodec.decode(root: encoded.root) { lookup[$0] }
+        #expect(decoded.content?[arrays: "arrays"]?["w"]?.isHeldInPieces == true)
+        try ClientAppExchange.write(decoded, context: Context(runID: RunID(9), nodeID: NodeID(4)), to: path)
         #expect(try ClientAppExchange.read(from: path).message.content == content)
     }
 

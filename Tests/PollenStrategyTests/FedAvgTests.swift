@@ -1,5 +1,7 @@
 import PollenCore
+import PollenKernels
 import PollenStrategy
+import PollenWire
 import Testing
 
 /// A reply from `node` with arrays `w` (shape [2]) and `b` (shape [1]), `examples` rows and a `loss` metric.
@@ -64,6 +66,34 @@ func failure(node: UInt64) -> Message {
         let w = try average["w"]!.scalars(as: Float.self)
         #expect(w[0] == 0 && w[0].sign == .plus && w[1] == 1)
         #expect(try average["b"]!.scalars(as: Float.self)[0].sign == .plus)
+    }
+
+    /// Replies decoded from their chunks are folded from there, unaligned and split across cores, to the bits the
+    /// same replies held whole give.
+    @Test func repliesReadFromTheirChunksAverageAsWholeReplies() throws {
+        // 2.5 million elements: large enough to be folded on every core, the runs crossing chunk boundaries.
+        let count = 5 << 19
+        func update(node: UInt64, examples: Int) throws -> Message {
+            var generator = SeededGenerator(seed: node)
+            var content = RecordDict()
+            content[arrays: "arrays"] = [
+                "w": try Tensor((0..<count).map { _ in Float.random(in: -1...1, using: &generator) }),
+                "b": try Tensor([Float(node)]),
+            ]
+            content[metrics: "metrics"] = ["num-examples": .int(Int64(examples))]
+            return Message(content: RecordDict(), destination: NodeID(node), type: .train).reply(content: content)
+        }
+        func decoded(_ reply: Message) throws -> Message {
+            let encoded = try MessageCodec.encode(reply, chunkBytes: 1 << 20)
+            let lookup = Dictionary(uniqueKeysWithValues: encoded.objects.map { ($0.id, $0) })
+            return try MessageCodec.decode(root: encoded.root) { lookup[$0] }
+        }
+        let replies = try [(1, 3), (2, 5), (3, 1)].map { try update(node: $0, examples: $1) }
+        let fromChunks = try replies.map(decoded)
+        #expect(fromChunks.allSatisfy { $0.content?[arrays: "arrays"]?["w"]?.isHeldInPieces == true })
+        let strategy = try FedAvg()
+        let expected = try #require(strategy.aggregateTrain(round: 1, replies: replies).arrays)
+        #expect(strategy.aggregateTrain(round: 1, replies: fromChunks).arrays == expected)
     }
 
     @Test func foldingInBatchesEqualsFoldingInOrder() throws {

@@ -87,6 +87,26 @@ import Testing
         #expect(decoded.metadata.destination == NodeID(99))
         #expect(try ObjectTree(proto: encoded.tree.proto) == encoded.tree)
     }
+
+    /// A decoded array stays in the chunks it came in; chunks that split an element are copied into one buffer.
+    @Test func decodedArraysAreReadFromTheirChunks() throws {
+        let values = (0..<3_000).map { Float($0) - 0.25 }
+        var content = RecordDict()
+        content[arrays: "arrays"] = ["w": try Tensor(values, shape: [3_000])]
+        let message = Message(content: content, destination: NodeID(2), type: .train)
+        for (chunkBytes, inPieces) in [(1_024, true), (1_022, false)] {
+            let encoded = try MessageCodec.encode(message, chunkBytes: chunkBytes)
+            let lookup = Dictionary(uniqueKeysWithValues: encoded.objects.map { ($0.id, $0) })
+            let decoded = try #require(try MessageCodec.decode(root: encoded.root) { lookup[$0] }.content?[arrays: "arrays"]?["w"])
+            #expect(decoded.isHeldInPieces == inPieces, "chunks of \(chunkBytes) bytes")
+            #expect(decoded == content[arrays: "arrays"]?["w"])
+            // Re-encoding it from its pieces makes the same objects.
+            var again = RecordDict()
+            again[arrays: "arrays"] = ["w": decoded]
+            #expect(try MessageCodec.encode(Message(content: again, destination: NodeID(2), type: .train), chunkBytes: chunkBytes).objects == encoded.objects)
+            #expect(try decoded.scalars(as: Float.self) == values)
+        }
+    }
 }
 
 extension PythonJSON {

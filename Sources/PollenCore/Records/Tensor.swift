@@ -4,7 +4,8 @@ import Foundation
 ///
 /// A tensor is a dtype, a shape and the elements' bytes in row-major (C) order and little-endian byte order, held
 /// in one contiguous, 64-byte-aligned buffer. Copies share the buffer until one is written (copy-on-write), so a
-/// model broadcast to a thousand virtual nodes is held once.
+/// model broadcast to a thousand virtual nodes is held once. A tensor decoded from a message's chunks is held as
+/// those chunks until something asks for all its bytes at once (`withUnsafePieces` reads it without that copy).
 public struct Tensor: Sendable, Equatable, CustomStringConvertible {
     /// The element type.
     public let dtype: DType
@@ -76,7 +77,7 @@ public struct Tensor: Sendable, Equatable, CustomStringConvertible {
     ///   64-byte aligned.
     package consuming func split(shapes: [[Int]], offsets: [Int]) throws -> [Tensor] {
         precondition(shapes.count == offsets.count, "one offset per shape")
-        if !isKnownUniquelyReferenced(&storage) { storage = TensorStorage(copying: storage.buffer) }
+        if !isKnownUniquelyReferenced(&storage) { storage = TensorStorage(copying: storage) }
         let owner = storage
         // The parts are written through views; the owner cannot tell when.
         owner.willWrite()
@@ -90,6 +91,22 @@ public struct Tensor: Sendable, Equatable, CustomStringConvertible {
             end = start + byteCount
             return Tensor(dtype: dtype, shape: shape, storage: TensorStorage(viewing: owner.bytes + start, byteCount: byteCount, owner: owner))
         }
+    }
+
+    /// A tensor whose bytes are `pieces`, in order, without copying them: they are copied into one buffer only
+    /// when something asks for all the bytes at once.
+    ///
+    /// - Throws: `CoreError.invalidTensor` when the pieces do not add up to the tensor's bytes or a piece does not
+    ///   hold whole elements.
+    package init(dtype: DType, shape: [Int], pieces: TensorPieces) throws {
+        let byteCount = try Tensor.byteCount(dtype: dtype, shape: shape)
+        guard pieces.byteCount == byteCount else {
+            throw CoreError(code: .invalidTensor, message: "a \(dtype) tensor of shape \(shape) needs \(byteCount) bytes, its pieces hold \(pieces.byteCount)")
+        }
+        guard pieces.withPieces({ $0.allSatisfy { $0.count % dtype.byteWidth == 0 } }) else {
+            throw CoreError(code: .invalidTensor, message: "a piece of a \(dtype) tensor of shape \(shape) splits an element")
+        }
+        self.init(dtype: dtype, shape: shape, storage: TensorStorage(pieces: pieces))
     }
 
     private init(dtype: DType, shape: [Int], storage: TensorStorage) {
@@ -123,6 +140,23 @@ public struct Tensor: Sendable, Equatable, CustomStringConvertible {
         try body(storage.buffer)
     }
 
+    /// Whether the bytes are still held as the pieces they arrived in (`withUnsafePieces` reads them without a copy;
+    /// the other accessors copy them into one buffer first, once).
+    public var isHeldInPieces: Bool { storage.pieces != nil }
+
+    /// Calls `body` with the bytes in order, as one or more pieces that each hold whole elements: a tensor held in
+    /// pieces is read where its pieces are, without copying them into one buffer.
+    public func withUnsafePieces<R>(_ body: ([UnsafeRawBufferPointer]) throws -> R) rethrows -> R {
+        guard let pieces = storage.pieces else { return try body([storage.buffer]) }
+        return try pieces.withPieces(body)
+    }
+
+    /// Copies the bytes in `range` (byte offsets) to `destination`, from the pieces when the tensor is held in pieces.
+    public func copyBytes(in range: Range<Int>, to destination: UnsafeMutableRawPointer) {
+        precondition(range.lowerBound >= 0 && range.upperBound <= byteCount, "bytes \(range) of a tensor of \(byteCount)")
+        storage.copyBytes(in: range, to: destination)
+    }
+
     /// Calls `body` with the elements typed as `Element`.
     ///
     /// - Throws: `CoreError.invalidTensor` when `Element` is not this tensor's dtype.
@@ -142,7 +176,7 @@ public struct Tensor: Sendable, Equatable, CustomStringConvertible {
     ) throws -> R {
         try checkElement(type)
         if !isKnownUniquelyReferenced(&storage) {
-            storage = TensorStorage(copying: storage.buffer)
+            storage = TensorStorage(copying: storage)
         }
         storage.willWrite()
         let typed = storage.bytes.assumingMemoryBound(to: Element.self)
@@ -157,7 +191,24 @@ public struct Tensor: Sendable, Equatable, CustomStringConvertible {
     public static func == (lhs: Tensor, rhs: Tensor) -> Bool {
         guard lhs.dtype == rhs.dtype, lhs.shape == rhs.shape else { return false }
         if lhs.storage === rhs.storage { return true }
-        return lhs.byteCount == rhs.byteCount && memcmp(lhs.storage.bytes, rhs.storage.bytes, lhs.byteCount) == 0
+        guard lhs.byteCount == rhs.byteCount else { return false }
+        // Piece by piece, so that comparing tensors held in pieces copies nothing.
+        return lhs.withUnsafePieces { left in
+            rhs.withUnsafePieces { right in
+                var (leftIndex, leftOffset, rightIndex, rightOffset) = (0, 0, 0, 0)
+                while leftIndex < left.count, rightIndex < right.count {
+                    let length = min(left[leftIndex].count - leftOffset, right[rightIndex].count - rightOffset)
+                    if length > 0, memcmp(left[leftIndex].baseAddress! + leftOffset, right[rightIndex].baseAddress! + rightOffset, length) != 0 {
+                        return false
+                    }
+                    leftOffset += length
+                    rightOffset += length
+                    if leftOffset == left[leftIndex].count { (leftIndex, leftOffset) = (leftIndex + 1, 0) }
+                    if rightOffset == right[rightIndex].count { (rightIndex, rightOffset) = (rightIndex + 1, 0) }
+                }
+                return true
+            }
+        }
     }
 
     public var description: String { "Tensor(\(dtype), shape: \(shape))" }

@@ -4,7 +4,9 @@ import Foundation
 ///
 /// Storage may also view a range of bytes another object owns: a `FileMapping` (a file mapped copy-on-write, so
 /// reading touches no new memory and a write lands in private pages, never in the file), or a range of another
-/// storage that only such views still reach (`Tensor.split`).
+/// storage that only such views still reach (`Tensor.split`), or be made of pieces of other buffers
+/// (`TensorPieces`: a decoded array's chunks), copied into one allocation only when something asks for all the
+/// bytes at once.
 ///
 /// Large tensors (a model's layers, a 100 MB update) are mapped straight from the kernel on 2 MiB boundaries and
 /// marked for transparent huge pages: their first touch costs one page fault per 2 MiB instead of one per 4 KiB,
@@ -23,8 +25,11 @@ final class TensorStorage: @unchecked Sendable {
     /// The smallest allocation mapped on its own with huge pages: below this, the heap serves it better.
     static let mappedThreshold = 4 << 20
 
-    let bytes: UnsafeMutableRawPointer
     let byteCount: Int
+    /// The bytes, or `nil` for storage made of `pieces`.
+    private let ownBytes: UnsafeMutableRawPointer?
+    /// The pieces the bytes are made of, or `nil` for storage that holds or views them whole.
+    let pieces: TensorPieces?
     /// The length of the mapping behind `bytes`, or 0 for a heap allocation or a view.
     private let mappedLength: Int
     /// Whether `bytes` is a mapping made for this storage that nothing has written: all zeros, with no page of its
@@ -36,6 +41,7 @@ final class TensorStorage: @unchecked Sendable {
     /// Allocates `byteCount` zeroed bytes.
     convenience init(zeroedByteCount byteCount: Int) {
         self.init(uninitializedByteCount: byteCount)
+        let bytes = ownBytes.unsafelyUnwrapped
         // A fresh mapping is zeroed by the kernel, page by page as it is touched.
         if !isUntouchedMapping { bytes.initializeMemory(as: UInt8.self, repeating: 0, count: byteCount) }
     }
@@ -45,7 +51,7 @@ final class TensorStorage: @unchecked Sendable {
         self.init(uninitializedByteCount: byteCount)
         isUntouchedMapping = false
         // If `fill` throws, the instance is released and `deinit` frees the bytes.
-        try fill(UnsafeMutableRawBufferPointer(start: bytes, count: byteCount))
+        try fill(UnsafeMutableRawBufferPointer(start: ownBytes, count: byteCount))
     }
 
     /// Allocates a copy of `source`.
@@ -53,7 +59,50 @@ final class TensorStorage: @unchecked Sendable {
         self.init(uninitializedByteCount: source.count)
         isUntouchedMapping = false
         if let base = source.baseAddress {
-            bytes.copyMemory(from: base, byteCount: byteCount)
+            ownBytes.unsafelyUnwrapped.copyMemory(from: base, byteCount: byteCount)
+        }
+    }
+
+    /// The bytes, in one contiguous buffer: storage made of pieces copies them into one (once) on the first call.
+    var bytes: UnsafeMutableRawPointer {
+        if let ownBytes { return ownBytes }
+        return pieces.unsafelyUnwrapped.assembled.bytes
+    }
+
+    /// Storage made of `pieces`, which keeps them alive.
+    init(pieces: TensorPieces) {
+        self.pieces = pieces
+        byteCount = pieces.byteCount
+        ownBytes = nil
+        owner = nil
+        mappedLength = 0
+        isUntouchedMapping = false
+    }
+
+    /// A copy of `other`'s bytes, read from its pieces if it has not assembled them.
+    convenience init(copying other: TensorStorage) {
+        self.init(uninitializedByteCount: other.byteCount)
+        isUntouchedMapping = false
+        other.copyBytes(in: 0..<other.byteCount, to: ownBytes.unsafelyUnwrapped)
+    }
+
+    /// Copies the bytes in `range` to `destination`, from the pieces when there are some.
+    func copyBytes(in range: Range<Int>, to destination: UnsafeMutableRawPointer) {
+        guard let pieces else {
+            destination.copyMemory(from: bytes + range.lowerBound, byteCount: range.count)
+            return
+        }
+        pieces.withPieces { parts in
+            var start = 0
+            for part in parts {
+                let end = start + part.count
+                let lower = max(start, range.lowerBound), upper = min(end, range.upperBound)
+                if lower < upper {
+                    (destination + (lower - range.lowerBound)).copyMemory(from: part.baseAddress! + (lower - start), byteCount: upper - lower)
+                }
+                start = end
+                if start >= range.upperBound { break }
+            }
         }
     }
 
@@ -62,7 +111,8 @@ final class TensorStorage: @unchecked Sendable {
     init(viewing bytes: UnsafeMutableRawPointer, byteCount: Int, owner: AnyObject) {
         self.owner = owner
         self.byteCount = byteCount
-        self.bytes = bytes
+        ownBytes = bytes
+        pieces = nil
         mappedLength = 0
         isUntouchedMapping = false
     }
@@ -70,30 +120,31 @@ final class TensorStorage: @unchecked Sendable {
     /// Large allocations come from a ClientApp's `ScratchArena`, else from `MappingPool`, else from a new mapping.
     private init(uninitializedByteCount byteCount: Int) {
         self.byteCount = byteCount
+        pieces = nil
         let wholePages = (byteCount + Self.hugePageBytes - 1) / Self.hugePageBytes * Self.hugePageBytes
         isUntouchedMapping = false
         if byteCount >= Self.mappedThreshold, let carved = ScratchArena.carveFromInstalled(byteCount) {
-            bytes = carved.bytes
+            ownBytes = carved.bytes
             owner = carved.owner
             mappedLength = 0
         } else if byteCount >= Self.mappedThreshold, let kept = MappingPool.take(length: wholePages) {
-            bytes = kept.start
+            ownBytes = kept.start
             owner = nil
             mappedLength = kept.length
         } else if byteCount >= Self.mappedThreshold, let mapped = Self.mapHugePages(wholePages) {
-            bytes = mapped
+            ownBytes = mapped
             owner = nil
             mappedLength = wholePages
             isUntouchedMapping = true
         } else {
-            bytes = UnsafeMutableRawPointer.allocate(byteCount: max(byteCount, 1), alignment: Self.alignment)
+            ownBytes = UnsafeMutableRawPointer.allocate(byteCount: max(byteCount, 1), alignment: Self.alignment)
             owner = nil
             mappedLength = 0
         }
     }
 
     deinit {
-        if owner != nil { return }
+        guard owner == nil, let bytes = ownBytes else { return }
         if mappedLength == 0 {
             bytes.deallocate()
         } else if isUntouchedMapping {
@@ -106,6 +157,7 @@ final class TensorStorage: @unchecked Sendable {
     /// Records that the bytes are about to be written; called only by the storage's one owner.
     func willWrite() {
         isUntouchedMapping = false
+        pieces?.assembled.willWrite()
     }
 
     var buffer: UnsafeRawBufferPointer { UnsafeRawBufferPointer(start: bytes, count: byteCount) }

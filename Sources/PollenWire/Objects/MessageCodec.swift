@@ -166,13 +166,11 @@ public enum MessageCodec {
             while first < chunkCount {
                 let (base, count) = (first, min(batchSize, chunkCount - first))
                 let batch = [FlowerObject](unsafeUninitializedCapacity: count) { chunks, initialized in
-                    tensor.withUnsafeBytes { data in
-                        ParallelFor.run(count: count, minChunk: 1) { offsets in
-                            for offset in offsets {
-                                let start = (base + offset) * chunkBytes
-                                let end = min(start + chunkBytes, total)
-                                (chunks.baseAddress! + offset).initialize(to: Self.chunk(header: header, data: data, start: start, end: end))
-                            }
+                    ParallelFor.run(count: count, minChunk: 1) { offsets in
+                        for offset in offsets {
+                            let start = (base + offset) * chunkBytes
+                            let end = min(start + chunkBytes, total)
+                            (chunks.baseAddress! + offset).initialize(to: Self.chunk(header: header, tensor: tensor, start: start, end: end))
                         }
                     }
                     initialized = count
@@ -193,8 +191,8 @@ public enum MessageCodec {
             return append(FlowerObject(type: .array, children: uniqueIDs, body: body), children: chunkTrees)
         }
 
-        /// The chunk holding bytes `start..<end` of the `.npy` bytes `header` followed by `data`.
-        private static func chunk(header: [UInt8], data: UnsafeRawBufferPointer, start: Int, end: Int) -> FlowerObject {
+        /// The chunk holding bytes `start..<end` of the `.npy` bytes `header` followed by `tensor`'s bytes.
+        private static func chunk(header: [UInt8], tensor: Tensor, start: Int, end: Int) -> FlowerObject {
             FlowerObject(type: .arrayChunk, children: [], bodyCount: end - start) { body in
                 var written = 0
                 if start < header.count {
@@ -205,7 +203,7 @@ public enum MessageCodec {
                 let dataStart = max(start - header.count, 0)
                 let dataEnd = end - header.count
                 if dataEnd > dataStart {
-                    UnsafeMutableRawBufferPointer(UnsafeMutableBufferPointer(rebasing: body[written...])).copyMemory(from: UnsafeRawBufferPointer(rebasing: data[dataStart..<dataEnd]))
+                    tensor.copyBytes(in: dataStart..<dataEnd, to: UnsafeMutableRawPointer(body.baseAddress! + written))
                 }
             }
         }
@@ -314,6 +312,18 @@ public enum MessageCodec {
                     message: "array \(id): \(header.dtype) \(header.shape) needs \(header.dataByteCount) bytes, its chunks hold \(total - header.dataOffset)"
                 )
             }
+            // The data stays in the chunks it came in, read where it is (`Tensor.withUnsafePieces`) unless a reader
+            // asks for it in one buffer. A peer whose chunks split an element gets the data copied into one here.
+            var pieces = [ArraySlice<UInt8>]()
+            var skipped = header.dataOffset
+            for chunk in chunks {
+                let part = chunk.dropFirst(skipped)
+                skipped = max(skipped - chunk.count, 0)
+                if !part.isEmpty { pieces.append(part) }
+            }
+            if pieces.allSatisfy({ $0.count % header.dtype.byteWidth == 0 }) {
+                return try Tensor(dtype: header.dtype, shape: header.shape, pieces: ChunkPieces.hold(pieces))
+            }
             return try Tensor(dtype: header.dtype, shape: header.shape) { destination in
                 var skip = header.dataOffset
                 var written = 0
@@ -327,5 +337,19 @@ public enum MessageCodec {
                 }
             }
         }
+    }
+}
+
+/// Keeps the chunks a tensor's pieces point into alive: each slice holds its object's bytes, which are never
+/// written, so the elements stay at the address taken when the pieces were made.
+private final class ChunkPieces: Sendable {
+    let slices: [ArraySlice<UInt8>]
+
+    private init(_ slices: [ArraySlice<UInt8>]) { self.slices = slices }
+
+    /// The pieces of `slices`, owned by one of these.
+    static func hold(_ slices: [ArraySlice<UInt8>]) -> TensorPieces {
+        let owner = ChunkPieces(slices)
+        return TensorPieces(owner.slices.map { slice in slice.withUnsafeBytes { $0 } }, owner: owner)
     }
 }
