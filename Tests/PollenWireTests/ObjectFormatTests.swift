@@ -133,6 +133,44 @@ extension PythonJSON {
         #expect(try MessageCodec.decode(root: together[1].root) { objects[$0] }.content == content)
     }
 
+    /// A chunk that repeats the one before it is recognised by its bytes, not hashed: the array lists exactly the
+    /// chunks, ids and order that hashing every chunk of its `.npy` bytes gives, whether it is held whole or in pieces.
+    @Test func repeatedChunksGetTheIDsHashingGives() throws {
+        // In 512-byte chunks (128 floats, the first after a 128-byte header): chunks 1-3 all 1s, then 2s, then 1s
+        // again (a repeat further back), then a run that ends inside the last, shorter chunk.
+        let values = [Float](repeating: 1, count: 96 + 3 * 128) + [Float](repeating: 2, count: 128) + [Float](repeating: 1, count: 128)
+            + (0..<200).map(Float.init)
+        let tensor = try Tensor(values)
+        let npy = NPYFormat.encode(tensor)
+        var expectedIDs = [ObjectID]()
+        var expectedIndices = [Int]()
+        for start in stride(from: 0, to: npy.count, by: 512) {
+            let id = FlowerObject(type: .arrayChunk, children: [], body: npy[start..<min(start + 512, npy.count)]).id
+            if !expectedIDs.contains(id) { expectedIDs.append(id) }
+            expectedIndices.append(expectedIDs.firstIndex(of: id)!)
+        }
+        #expect(expectedIndices == [0, 1, 1, 1, 2, 1, 3, 4])
+        var content = RecordDict()
+        content[arrays: "arrays"] = ["w": tensor]
+        let encoded = try MessageCodec.encode(Message(content: content, destination: NodeID(1), type: .train), chunkBytes: 512)
+        let lookup = Dictionary(uniqueKeysWithValues: encoded.objects.map { ($0.id, $0) })
+        // The same tensor held in pieces (decoded from chunks of another size) is cut and compared across them.
+        let otherCut = try MessageCodec.encode(Message(content: content, destination: NodeID(1), type: .train), chunkBytes: 320)
+        let otherLookup = Dictionary(uniqueKeysWithValues: otherCut.objects.map { ($0.id, $0) })
+        let pieced = try #require(try MessageCodec.decode(root: otherCut.root) { otherLookup[$0] }.content?[arrays: "arrays"]?["w"])
+        #expect(pieced.isHeldInPieces)
+        var again = RecordDict()
+        again[arrays: "arrays"] = ["w": pieced]
+        for (message, oneCore) in [(content, true), (content, false), (again, true), (again, false)] {
+            let encoded = try MessageCodec.encode(Message(content: message, destination: NodeID(1), type: .train), chunkBytes: 512, onEveryCore: !oneCore)
+            let array = try #require(encoded.objects.first { $0.type == .array })
+            #expect(array.children == expectedIDs)
+            #expect(array.body.elementsEqual(PythonJSON.arrayBody(dtype: "float32", shape: [values.count], stype: Tensor.numpyStype, chunkIndices: expectedIndices)))
+            #expect(encoded.objects.filter { $0.type == .arrayChunk }.map(\.id) == expectedIDs)
+        }
+        #expect(try MessageCodec.decode(root: encoded.root) { lookup[$0] }.content == content)
+    }
+
     /// Chunks copied and hashed on every core are the objects one core makes, in the same order, and repeated
     /// chunks are still stored once.
     @Test func encodingOnEveryCoreMakesTheSameObjects() throws {

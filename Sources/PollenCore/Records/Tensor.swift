@@ -193,21 +193,15 @@ public struct Tensor: Sendable, Equatable, CustomStringConvertible {
         if lhs.storage === rhs.storage { return true }
         guard lhs.byteCount == rhs.byteCount else { return false }
         // Piece by piece, so that comparing tensors held in pieces copies nothing.
-        return lhs.withUnsafePieces { left in
-            rhs.withUnsafePieces { right in
-                var (leftIndex, leftOffset, rightIndex, rightOffset) = (0, 0, 0, 0)
-                while leftIndex < left.count, rightIndex < right.count {
-                    let length = min(left[leftIndex].count - leftOffset, right[rightIndex].count - rightOffset)
-                    if length > 0, memcmp(left[leftIndex].baseAddress! + leftOffset, right[rightIndex].baseAddress! + rightOffset, length) != 0 {
-                        return false
-                    }
-                    leftOffset += length
-                    rightOffset += length
-                    if leftOffset == left[leftIndex].count { (leftIndex, leftOffset) = (leftIndex + 1, 0) }
-                    if rightOffset == right[rightIndex].count { (rightIndex, rightOffset) = (rightIndex + 1, 0) }
-                }
-                return true
-            }
+        return lhs.withUnsafePieces { left in rhs.withUnsafePieces { right in TensorPieces.sameBytes(left, right) } }
+    }
+
+    /// Whether the `count` bytes from byte offset `first` equal those from `second`; compared where they are, the
+    /// pieces of a tensor held in pieces included.
+    package func hasEqualBytes(at first: Int, _ second: Int, count: Int) -> Bool {
+        precondition(first >= 0 && second >= 0 && count >= 0 && max(first, second) + count <= byteCount, "bytes past the end of a tensor of \(byteCount)")
+        return withUnsafePieces { pieces in
+            TensorPieces.sameBytes(TensorPieces.slice(pieces, first..<(first + count)), TensorPieces.slice(pieces, second..<(second + count)))
         }
     }
 

@@ -1,3 +1,4 @@
+import Foundation
 import Synchronization
 
 /// A tensor's bytes held as pieces of other buffers, in order: the data of a decoded `Array` object's chunks,
@@ -39,6 +40,37 @@ package final class TensorPieces: @unchecked Sendable {
             state = (nil, assembled)
             return assembled
         }
+    }
+
+    /// The parts of `pieces` (bytes in order) that hold the bytes in `range`, in order.
+    static func slice(_ pieces: [UnsafeRawBufferPointer], _ range: Range<Int>) -> [UnsafeRawBufferPointer] {
+        var parts = [UnsafeRawBufferPointer]()
+        var start = 0
+        for piece in pieces where start < range.upperBound {
+            let lower = max(start, range.lowerBound), upper = min(start + piece.count, range.upperBound)
+            if lower < upper { parts.append(UnsafeRawBufferPointer(rebasing: piece[(lower - start)..<(upper - start)])) }
+            start += piece.count
+        }
+        return parts
+    }
+
+    /// Whether two lists of pieces hold the same bytes, however each is cut.
+    static func sameBytes(_ left: [UnsafeRawBufferPointer], _ right: [UnsafeRawBufferPointer]) -> Bool {
+        var (leftIndex, leftOffset, rightIndex, rightOffset) = (0, 0, 0, 0)
+        while leftIndex < left.count, rightIndex < right.count {
+            let length = min(left[leftIndex].count - leftOffset, right[rightIndex].count - rightOffset)
+            if length > 0, memcmp(left[leftIndex].baseAddress! + leftOffset, right[rightIndex].baseAddress! + rightOffset, length) != 0 {
+                return false
+            }
+            leftOffset += length
+            rightOffset += length
+            if leftOffset == left[leftIndex].count { (leftIndex, leftOffset) = (leftIndex + 1, 0) }
+            if rightOffset == right[rightIndex].count { (rightIndex, rightOffset) = (rightIndex + 1, 0) }
+        }
+        // Equal only if neither side has bytes left over.
+        let leftOver = left[leftIndex...].reduce(-leftOffset) { $0 + $1.count }
+        let rightOver = right[rightIndex...].reduce(-rightOffset) { $0 + $1.count }
+        return leftOver == 0 && rightOver == 0
     }
 
     /// Calls `body` with the bytes in order: the pieces, or the assembled copy as one piece once there is one. The

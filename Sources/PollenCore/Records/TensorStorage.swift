@@ -93,15 +93,10 @@ final class TensorStorage: @unchecked Sendable {
             return
         }
         pieces.withPieces { parts in
-            var start = 0
-            for part in parts {
-                let end = start + part.count
-                let lower = max(start, range.lowerBound), upper = min(end, range.upperBound)
-                if lower < upper {
-                    (destination + (lower - range.lowerBound)).copyMemory(from: part.baseAddress! + (lower - start), byteCount: upper - lower)
-                }
-                start = end
-                if start >= range.upperBound { break }
+            var written = 0
+            for part in TensorPieces.slice(parts, range) {
+                (destination + written).copyMemory(from: part.baseAddress!, byteCount: part.count)
+                written += part.count
             }
         }
     }

@@ -156,39 +156,70 @@ public enum MessageCodec {
             let header = NPYFormat.header(for: tensor)
             let total = header.count + tensor.byteCount
             let chunkCount = (total + chunkBytes - 1) / chunkBytes
-            // Chunks are built a batch at a time (one per core, or one), so that repeated chunks (a tensor of zeros)
-            // are let go at once instead of held until the last is built.
+            let repeats = repeatsOfThePrevious(tensor, headerCount: header.count, total: total, chunkCount: chunkCount)
+            // The other chunks are built a batch at a time (one per core, or one), so that chunks repeated further
+            // apart are let go at once instead of held until the last is built.
             let batchSize = onEveryCore ? ParallelFor.workerCount : 1
+            let toBuild = (0..<chunkCount).filter { !repeats[$0] }
+            var chunkIDs = [ObjectID?](repeating: nil, count: chunkCount)
             var chunkTrees = [ObjectTree]()
-            var uniqueIDs = [ObjectID]()
-            var indices = [Int]()
+            var treeIDs = Set<ObjectID>()
             var first = 0
-            while first < chunkCount {
-                let (base, count) = (first, min(batchSize, chunkCount - first))
-                let batch = [FlowerObject](unsafeUninitializedCapacity: count) { chunks, initialized in
-                    ParallelFor.run(count: count, minChunk: 1) { offsets in
+            while first < toBuild.count {
+                let batchIndices = Array(toBuild[first..<min(first + batchSize, toBuild.count)])
+                let batch = [FlowerObject](unsafeUninitializedCapacity: batchIndices.count) { chunks, initialized in
+                    ParallelFor.run(count: batchIndices.count, minChunk: 1) { offsets in
                         for offset in offsets {
-                            let start = (base + offset) * chunkBytes
+                            let start = batchIndices[offset] * chunkBytes
                             let end = min(start + chunkBytes, total)
                             (chunks.baseAddress! + offset).initialize(to: Self.chunk(header: header, tensor: tensor, start: start, end: end))
                         }
                     }
-                    initialized = count
+                    initialized = batchIndices.count
                 }
-                for chunk in batch {
+                for (index, chunk) in zip(batchIndices, batch) {
                     let tree = append(chunk, children: [])
-                    if let index = uniqueIDs.firstIndex(of: tree.id) {
-                        indices.append(index)
-                    } else {
-                        indices.append(uniqueIDs.count)
-                        uniqueIDs.append(tree.id)
-                        chunkTrees.append(tree)
-                    }
+                    chunkIDs[index] = tree.id
+                    if treeIDs.insert(tree.id).inserted { chunkTrees.append(tree) }
                 }
-                first += count
+                first += batchIndices.count
+            }
+            var uniqueIDs = [ObjectID]()
+            var positions = [ObjectID: Int]()
+            var indices = [Int]()
+            for index in 0..<chunkCount {
+                // A repeat is its previous chunk, which was built or is itself a repeat of a built one.
+                if repeats[index] { chunkIDs[index] = chunkIDs[index - 1] }
+                let id = chunkIDs[index]!
+                if positions[id] == nil {
+                    positions[id] = uniqueIDs.count
+                    uniqueIDs.append(id)
+                }
+                indices.append(positions[id]!)
             }
             let body = PythonJSON.arrayBody(dtype: tensor.dtype.name, shape: tensor.shape, stype: Tensor.numpyStype, chunkIndices: indices)
             return append(FlowerObject(type: .array, children: uniqueIDs, body: body), children: chunkTrees)
+        }
+
+        /// Which chunks repeat the chunk before them byte for byte (a layer of zeros, a block of one value): such a
+        /// chunk is that chunk's object, neither copied nor hashed. Comparing bytes costs a fraction of hashing
+        /// them and stops at the first difference, so chunks that differ pay next to nothing for the check.
+        private func repeatsOfThePrevious(_ tensor: Tensor, headerCount: Int, total: Int, chunkCount: Int) -> [Bool] {
+            var repeats = [Bool](repeating: false, count: chunkCount)
+            guard chunkCount > 1 else { return repeats }
+            let chunkBytes = chunkBytes
+            repeats.withUnsafeMutableBufferPointer { repeats in
+                ParallelFor.run(count: chunkCount - 1, minChunk: onEveryCore ? 1 : chunkCount) { pairs in
+                    for previous in pairs {
+                        let start = previous * chunkBytes
+                        let length = min(chunkBytes, total - start - chunkBytes)
+                        // Only chunks of data alike in length: the first holds the header.
+                        guard start >= headerCount, length == chunkBytes else { continue }
+                        repeats[previous + 1] = tensor.hasEqualBytes(at: start - headerCount, start + chunkBytes - headerCount, count: length)
+                    }
+                }
+            }
+            return repeats
         }
 
         /// The chunk holding bytes `start..<end` of the `.npy` bytes `header` followed by `tensor`'s bytes.
