@@ -4,19 +4,42 @@ import Testing
 
 /// Where large tensors get their memory: `MappingPool` (pages kept for the next tensor) and `ScratchArena` (a
 /// ClientApp's shared scratch file).
+/// Where large tensors get their memory: pools of their own, so that tests running meanwhile cannot take or push out
+/// the mappings a test counts.
 @Suite struct LargeTensorMemoryTests {
     /// 74 MiB: a length no other test's tensors come near, so that concurrent tests cannot take this mapping.
     static let poolLength = 37 * TensorStorage.hugePageBytes
 
+    /// Large tensors live in mappings of their own (huge pages): zeroed, aligned, copied on write like the rest.
+    @Test func largeTensorsAreZeroedAlignedAndCopiedOnWrite() throws {
+        let count = 3 << 20 + 5  // 12 MiB and a bit: past the mapping threshold, not a whole number of huge pages
+        var tensor = try Tensor(zeros: .float32, shape: [count])
+        try tensor.withUnsafeBufferPointer(as: Float.self) { values in
+            #expect(Int(bitPattern: values.baseAddress) % (2 << 20) == 0)
+            #expect(values.allSatisfy { $0 == 0 })
+        }
+        let copy = tensor
+        try tensor.withUnsafeMutableBufferPointer(as: Float.self) { values in
+            values[0] = 1
+            values[count - 1] = 2
+        }
+        #expect(try copy.scalars(as: Float.self).allSatisfy { $0 == 0 })
+        let written = try tensor.scalars(as: Float.self)
+        #expect(written.first == 1 && written.last == 2 && written.dropFirst().dropLast().allSatisfy { $0 == 0 })
+        let filled = try Tensor(dtype: .float32, shape: [count]) { $0.bindMemory(to: Float.self).initialize(repeating: 3) }
+        #expect(try filled.scalars(as: Float.self).allSatisfy { $0 == 3 })
+    }
+
     @Test func aKeptMappingServesTheNextRequestOfItsSizeAndNoSmallerOne() throws {
+        let pool = MappingPool()
         let mapped = try #require(mmap(nil, Self.poolLength, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0))
-        MappingPool.give(mapped, length: Self.poolLength)
+        pool.give(mapped, length: Self.poolLength)
         // A request for half the length would pin twice what it needs: it is not served from this mapping.
-        if let other = MappingPool.take(length: Self.poolLength / 2) {
+        if let other = pool.take(length: Self.poolLength / 2) {
             #expect(other.start != mapped)
             munmap(other.start, other.length)
         }
-        let taken = try #require(MappingPool.take(length: Self.poolLength - TensorStorage.hugePageBytes))
+        let taken = try #require(pool.take(length: Self.poolLength - TensorStorage.hugePageBytes))
         #expect(taken.start == mapped)
         #expect(taken.length == Self.poolLength)
         munmap(taken.start, taken.length)
@@ -24,10 +47,31 @@ import Testing
 
     @Test func mappingsIdleTooLongAreUnmapped() throws {
         let length = Self.poolLength + TensorStorage.hugePageBytes
+        let pool = MappingPool()
         let mapped = try #require(mmap(nil, length, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0))
-        MappingPool.give(mapped, length: length)
-        MappingPool.sweep(now: DispatchTime.now().uptimeNanoseconds + UInt64(MappingPool.idleSeconds * 2e9))
-        #expect(MappingPool.take(length: length) == nil)
+        pool.give(mapped, length: length)
+        pool.sweep(now: DispatchTime.now().uptimeNanoseconds + UInt64(pool.idleSeconds * 2e9))
+        #expect(pool.take(length: length) == nil)
+    }
+
+    /// Mappings prepared in the background are kept, all zeros, and serve the next requests of their size; a tensor
+    /// too small for a mapping gets none prepared.
+    @Test func preparedMappingsServeTheNextRequestsOfTheirSize() async throws {
+        // Kept for an hour: a test held up by others running meanwhile must not see them swept.
+        let pool = MappingPool(idleSeconds: 3_600)
+        let byteCount = 20 * TensorStorage.hugePageBytes
+        pool.prepare(count: 2, forBytes: byteCount)
+        pool.prepare(count: 2, forBytes: MappingPool.smallestMappedTensor - 1)
+        for _ in 0..<1_000 where pool.fittingCount(forBytes: byteCount) < 2 { try await Task.sleep(for: .milliseconds(10)) }
+        #expect(pool.fittingCount(forBytes: byteCount) == 2)
+        #expect(pool.fittingCount(forBytes: MappingPool.smallestMappedTensor - 1) == 0)
+        let taken = try #require(pool.take(length: byteCount))
+        defer { munmap(taken.start, taken.length) }
+        #expect(pool.fittingCount(forBytes: byteCount) == 1)
+        let values = UnsafeRawBufferPointer(start: taken.start, count: taken.length)
+        #expect(stride(from: 0, to: values.count, by: 4_096).allSatisfy { values[$0] == 0 })
+        let other = try #require(pool.take(length: byteCount))
+        munmap(other.start, other.length)
     }
 
     @Test func aTensorOfZerosMadeFromKeptPagesIsZeros() throws {

@@ -49,26 +49,6 @@ import Testing
         tensor.withUnsafeBytes { #expect(Int(bitPattern: $0.baseAddress) % 64 == 0) }
     }
 
-    /// Large tensors live in mappings of their own (huge pages): zeroed, aligned, copied on write like the rest.
-    @Test func largeTensorsAreZeroedAlignedAndCopiedOnWrite() throws {
-        let count = 3 << 20 + 5  // 12 MiB and a bit: past the mapping threshold, not a whole number of huge pages
-        var tensor = try Tensor(zeros: .float32, shape: [count])
-        try tensor.withUnsafeBufferPointer(as: Float.self) { values in
-            #expect(Int(bitPattern: values.baseAddress) % (2 << 20) == 0)
-            #expect(values.allSatisfy { $0 == 0 })
-        }
-        let copy = tensor
-        try tensor.withUnsafeMutableBufferPointer(as: Float.self) { values in
-            values[0] = 1
-            values[count - 1] = 2
-        }
-        #expect(try copy.scalars(as: Float.self).allSatisfy { $0 == 0 })
-        let written = try tensor.scalars(as: Float.self)
-        #expect(written.first == 1 && written.last == 2 && written.dropFirst().dropLast().allSatisfy { $0 == 0 })
-        let filled = try Tensor(dtype: .float32, shape: [count]) { $0.bindMemory(to: Float.self).initialize(repeating: 3) }
-        #expect(try filled.scalars(as: Float.self).allSatisfy { $0 == 3 })
-    }
-
     /// A split hands out the tensor's own bytes as parts: no copy, each part written on its own.
     @Test func splittingSharesTheBytesAndKeepsThePartsApart() throws {
         let whole = try Tensor((0..<40).map(Float.init))

@@ -1,6 +1,7 @@
-import PollenCore
+import Foundation
+@testable import PollenCore
 import PollenKernels
-import PollenStrategy
+@testable import PollenStrategy
 import PollenWire
 import Testing
 
@@ -94,6 +95,22 @@ func failure(node: UInt64) -> Message {
         let strategy = try FedAvg()
         let expected = try #require(strategy.aggregateTrain(round: 1, replies: replies).arrays)
         #expect(strategy.aggregateTrain(round: 1, replies: fromChunks).arrays == expected)
+    }
+
+    /// A round's aggregation prepares the two buffers of each large array its pool has none for (this round's sums,
+    /// the next round's), and none once the pool keeps them.
+    @Test func anAggregationPreparesTheBuffersItsPoolLacks() async throws {
+        // Kept for an hour: a test held up by others running meanwhile must not see them swept.
+        let pool = MappingPool(idleSeconds: 3_600)
+        let large = 22 << 20
+        let arrays: ArrayRecord = [
+            "w": try Tensor(zeros: .float32, shape: [large / 4]), "b": try Tensor(zeros: .float32, shape: [10]),
+        ]
+        #expect(WeightedArrayAverage.buffersToPrepare(for: arrays, pool: pool) == [large])
+        pool.prepare(count: 2, forBytes: large)
+        for _ in 0..<1_000 where pool.fittingCount(forBytes: large) < 2 { try await Task.sleep(for: .milliseconds(10)) }
+        #expect(WeightedArrayAverage.buffersToPrepare(for: arrays, pool: pool).isEmpty)
+        for _ in 0..<2 { if let taken = pool.take(length: large) { munmap(taken.start, taken.length) } }
     }
 
     @Test func foldingInBatchesEqualsFoldingInOrder() throws {

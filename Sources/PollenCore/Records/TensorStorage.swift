@@ -116,13 +116,13 @@ final class TensorStorage: @unchecked Sendable {
     private init(uninitializedByteCount byteCount: Int) {
         self.byteCount = byteCount
         pieces = nil
-        let wholePages = (byteCount + Self.hugePageBytes - 1) / Self.hugePageBytes * Self.hugePageBytes
+        let wholePages = Self.mappedLength(forBytes: byteCount)
         isUntouchedMapping = false
         if byteCount >= Self.mappedThreshold, let carved = ScratchArena.carveFromInstalled(byteCount) {
             ownBytes = carved.bytes
             owner = carved.owner
             mappedLength = 0
-        } else if byteCount >= Self.mappedThreshold, let kept = MappingPool.take(length: wholePages) {
+        } else if byteCount >= Self.mappedThreshold, let kept = MappingPool.shared.take(length: wholePages) {
             ownBytes = kept.start
             owner = nil
             mappedLength = kept.length
@@ -145,7 +145,7 @@ final class TensorStorage: @unchecked Sendable {
         } else if isUntouchedMapping {
             munmap(bytes, mappedLength)
         } else {
-            MappingPool.give(bytes, length: mappedLength)
+            MappingPool.shared.give(bytes, length: mappedLength)
         }
     }
 
@@ -157,9 +157,14 @@ final class TensorStorage: @unchecked Sendable {
 
     var buffer: UnsafeRawBufferPointer { UnsafeRawBufferPointer(start: bytes, count: byteCount) }
 
+    /// The length of the mapping a tensor of `byteCount` bytes gets when it is large enough for one: whole huge pages.
+    static func mappedLength(forBytes byteCount: Int) -> Int {
+        (byteCount + hugePageBytes - 1) / hugePageBytes * hugePageBytes
+    }
+
     /// Maps `length` bytes, a whole number of huge pages, starting on a huge-page boundary and asks for huge pages;
     /// `nil` when the kernel refuses the mapping (the heap is used instead).
-    private static func mapHugePages(_ length: Int) -> UnsafeMutableRawPointer? {
+    static func mapHugePages(_ length: Int) -> UnsafeMutableRawPointer? {
         // Map a huge page more than needed, then cut off the unaligned head and the tail.
         let raw = mmap(nil, length + hugePageBytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0)
         guard let raw, raw != MAP_FAILED else { return nil }
