@@ -1,5 +1,6 @@
 public import PollenCore
 public import PollenStrategy
+import PollenKernels
 
 /// The settings of the model-transfer app, read from the run configuration.
 ///
@@ -8,13 +9,16 @@ public import PollenStrategy
 /// | `num-server-rounds` | 3 | rounds of FedAvg |
 /// | `model-parameters` | 25,000,000 | float32 parameters of the model (100 MB) |
 /// | `min-available-nodes` | 2 | nodes to wait for; every one of them trains each round |
+/// | `initial-model` | `zeros` | the model sent in round 1: `zeros`, or `random` (uniform in [-1, 1], seed 0: no two chunks alike) |
 public struct ModelTransferConfig: Sendable, Hashable {
     public var rounds: Int
     public var parameters: Int
     public var minAvailableNodes: Int
+    /// Whether the initial model is random rather than zeros.
+    public var randomInitialModel: Bool
 
     /// The keys this app reads (besides `app`).
-    public static let keys: Set<String> = ["num-server-rounds", "model-parameters", "min-available-nodes"]
+    public static let keys: Set<String> = ["num-server-rounds", "model-parameters", "min-available-nodes", "initial-model"]
 
     /// Reads and validates every key; rejects keys this app does not read.
     ///
@@ -27,11 +31,12 @@ public struct ModelTransferConfig: Sendable, Hashable {
         rounds = try read.int("num-server-rounds", default: 3, in: 1...1_000_000)
         parameters = try read.int("model-parameters", default: 25_000_000, in: 1...1_000_000_000)
         minAvailableNodes = try read.int("min-available-nodes", default: 2, in: 1...1_000_000)
+        randomInitialModel = try read.string("initial-model", default: "zeros", allowed: ["zeros", "random"]) == "random"
     }
 }
 
-/// A FedAvg run whose only work is moving a large model: the ServerApp sends `model-parameters` float32 zeros
-/// (one array, `w`) to every node, each node adds 0.001 to every parameter (a stand-in for local training, so
+/// A FedAvg run whose only work is moving a large model: the ServerApp sends `model-parameters` float32 zeros, or
+/// random values (one array, `w`) to every node, each node adds 0.001 to every parameter (a stand-in for local training, so
 /// that every reply differs from what was sent and must travel back) and FedAvg averages the replies.
 ///
 /// This is the deployment benchmark's workload (`bench/transfer/`); the same app written for Flower is in
@@ -50,8 +55,17 @@ public enum ModelTransferApp {
             fractionTrain: 1, fractionEvaluate: 0, minTrainNodes: config.minAvailableNodes, minEvaluateNodes: 0,
             minAvailableNodes: config.minAvailableNodes, acceptedFailureFraction: 0
         )
-        let initial: ArrayRecord = [arrayName: try Tensor(zeros: .float32, shape: [config.parameters])]
-        return try await strategy.start(grid: grid, initialArrays: initial, options: RunOptions(rounds: config.rounds), onRound: onRound)
+        return try await strategy.start(grid: grid, initialArrays: try initialModel(config), options: RunOptions(rounds: config.rounds), onRound: onRound)
+    }
+
+    /// The model sent in round 1: zeros, or values drawn uniformly from [-1, 1] with seed 0.
+    static func initialModel(_ config: ModelTransferConfig) throws -> ArrayRecord {
+        guard config.randomInitialModel else { return [arrayName: try Tensor(zeros: .float32, shape: [config.parameters])] }
+        return [arrayName: try Tensor(dtype: .float32, shape: [config.parameters]) { bytes in
+            var generator = SeededGenerator(seed: 0)
+            let values = bytes.bindMemory(to: Float.self)
+            for index in values.indices { values[index] = Float.random(in: -1...1, using: &generator) }
+        }]
     }
 
     /// The ClientApp: `train` replies with every array plus `step`, and `num-examples` 1.

@@ -1,4 +1,4 @@
-import PollenApps
+@testable import PollenApps
 import PollenCore
 import Testing
 
@@ -27,5 +27,19 @@ import Testing
         #expect(unknown?.description.contains("model") == true)
         let invalid = #expect(throws: AppConfigError.self) { try ModelTransferConfig(runConfig: ["model-parameters": 0]) }
         #expect(invalid?.description.contains("model-parameters") == true)
+        let model = #expect(throws: AppConfigError.self) { try ModelTransferConfig(runConfig: ["initial-model": "ones"]) }
+        #expect(model?.description.contains("initial-model") == true)
+    }
+
+    /// The initial model is zeros unless the run asks for random values, which are the same in every run.
+    @Test func theModelTransferAppStartsFromZerosOrTheSameRandomModel() async throws {
+        #expect(try !ModelTransferConfig(runConfig: [:]).randomInitialModel)
+        let random = try ModelTransferConfig(runConfig: ["initial-model": "random", "model-parameters": 1_000])
+        #expect(random.randomInitialModel)
+        let first = try ModelTransferApp.initialModel(random), second = try ModelTransferApp.initialModel(random)
+        let values = try #require(first[ModelTransferApp.arrayName]).scalars(as: Float.self)
+        #expect(first == second && Set(values).count > 990 && values.allSatisfy { (-1...1).contains($0) })
+        let zeros = try ModelTransferApp.initialModel(ModelTransferConfig(runConfig: ["model-parameters": 1_000]))
+        #expect(try #require(zeros[ModelTransferApp.arrayName]).scalars(as: Float.self) == [Float](repeating: 0, count: 1_000))
     }
 }

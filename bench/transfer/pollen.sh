@@ -5,6 +5,7 @@
 #
 #   bench/transfer/pollen.sh                       # 25,000,000 parameters (100 MB), 3 rounds
 #   PARAMS=1000000 ROUNDS=2 bench/transfer/pollen.sh
+#   MODEL=random bench/transfer/pollen.sh          # a random initial model: every chunk differs
 #   ISOLATION=none bench/transfer/pollen.sh        # ServerApp inside the SuperLink, ClientApps inside the
 #                                                  # SuperNodes (default: a process of their own each)
 set -euo pipefail
@@ -12,6 +13,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 root=$(dirname "$(dirname "$here")")
 params=${PARAMS:-25000000}
 rounds=${ROUNDS:-3}
+model=${MODEL:-zeros}
 isolation=${ISOLATION:-process}
 pollen=${POLLEN:-$root/.build/release/pollen}
 work=$(mktemp -d)
@@ -37,7 +39,7 @@ python3 "$here/pollen_peaks.py" "${SAMPLE_INTERVAL:-0.05}" "superlink=$link" "su
 sampler=$!
 
 start=$(date +%s.%N)
-"$pollen" run --insecure --superlink "127.0.0.1:$port" --app model-transfer --run-config "model-parameters=$params" \
+"$pollen" run --insecure --superlink "127.0.0.1:$port" --app model-transfer --run-config "model-parameters=$params" --run-config "initial-model=$model" \
     --run-config "num-server-rounds=$rounds" --stream >"$work/run.log" 2>&1 &
 run=$!
 wait $run || { echo "the run failed; see $work" >&2; cat "$work/run.log" >&2; exit 1; }
@@ -50,7 +52,7 @@ for _ in $(seq 1 50); do [[ -z $(pgrep -P "$link") ]] && break; sleep 0.1; done
 cpus="$(cpu "$link") $(cpu "${pids[1]}") $(cpu "${pids[2]}")"
 
 python3 - "$work/run.log" "$isolation" "$params" "$start" "$end" "$work/peaks.json" "$cpus" <<'PY'
-import json, re, sys
+import json, os, re, sys
 log, isolation, params, start, end, peaks, cpus = sys.argv[1:]
 peaks = json.load(open(peaks))
 link, nodes = peaks["roots"]["superlink"], [peaks["roots"]["supernode1"], peaks["roots"]["supernode2"]]
@@ -59,7 +61,7 @@ link_cpu, *node_cpus = [float(c) for c in cpus.split()]
 rounds = [float(m) for m in re.findall(r"^round \d+: ([0-9.]+) s", open(log).read(), re.M)]
 mb = lambda kb: round(int(kb) / 1024, 1)
 print(json.dumps({
-    "side": "pollen", "isolation": isolation, "params": int(params), "rounds": rounds, "median_round_s": sorted(rounds)[len(rounds) // 2],
+    "side": "pollen", "model": os.environ.get("MODEL", "zeros"), "isolation": isolation, "params": int(params), "rounds": rounds, "median_round_s": sorted(rounds)[len(rounds) // 2],
     "superlink_peak_mb": mb(link), "serverapp_peak_mb": mb(serverapp), "supernode_peak_mb": [mb(n) for n in nodes],
     "clientapp_peak_mb": mb(clientapp), "wall_s": round(float(end) - float(start), 2),
     "cpu_s": {"superlink_and_serverapp": link_cpu, "supernodes_and_clientapps": node_cpus},

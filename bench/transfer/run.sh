@@ -5,6 +5,7 @@
 #
 #   bench/transfer/run.sh
 #   PARAMS=1000000 ROUNDS=2 bench/transfer/run.sh
+#   MODEL=random bench/transfer/run.sh   # a random initial model (every chunk differs) on both sides
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(dirname "$(dirname "$here")")
@@ -19,7 +20,7 @@ echo "flower: $flower"
 python3 - "$isolated" "$in_process" "$flower" <<'PY'
 import json, sys
 isolated, in_process, flower = (json.loads(arg) for arg in sys.argv[1:])
-print(f"\n{flower['params']:,} float32 parameters to 2 SuperNodes and back, {len(flower['rounds'])} rounds (median seconds a round):")
+print(f"\n{flower['params']:,} float32 parameters ({flower.get('model', 'zeros')} initial model) to 2 SuperNodes and back, {len(flower['rounds'])} rounds (median seconds a round):")
 print(f"  flower                   {flower['median_round_s']:6.2f} s   SuperLink {flower['superlink_peak_mb']:5.0f} MiB, ServerApp {flower['serverapp_peak_mb']:5.0f} MiB,"
       f" SuperNode {max(flower['supernode_peak_mb']):4.0f} MiB + ClientApp {max(flower['clientapp_peak_mb']):4.0f} MiB")
 for name, row in (("pollen, isolated apps", isolated), ("pollen, apps in daemons", in_process)):

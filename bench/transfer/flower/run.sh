@@ -6,7 +6,7 @@
 #   bench/transfer/flower/run.sh                          # 25,000,000 parameters (100 MB), 3 rounds
 #   PARAMS=1000000 ROUNDS=2 bench/transfer/flower/run.sh
 #
-# Environment: ROUNDS (3), PARAMS (25000000), SAMPLE_INTERVAL (0.2 s), TIMEOUT (900 s for the run),
+# Environment: ROUNDS (3), PARAMS (25000000), MODEL (zeros; or random: every chunk differs), SAMPLE_INTERVAL (0.2 s), TIMEOUT (900 s for the run),
 # KEEP_LOGS=1 keeps the temp dir after a successful run (it is always kept, and named, after a failure).
 #
 # Measured:
@@ -22,6 +22,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../../.." && pwd)
 rounds=${ROUNDS:-3}
 params=${PARAMS:-25000000}
+model=${MODEL:-zeros}
 interval=${SAMPLE_INTERVAL:-0.2}
 run_timeout=${TIMEOUT:-900}
 
@@ -168,7 +169,7 @@ t0=$("$python" -c 'import time; print(time.time())')
 rc=0
 # In the background and waited for, so that a signal to this script is handled at once.
 (cd "$work/cli" && FLWR_HOME="$work/cli" exec timeout "$run_timeout" "$bin/flwr" run "$work/app" bench --stream \
-    --run-config "num-server-rounds=$rounds model-parameters=$params") >"$work/flwr-run.log" 2>&1 &
+    --run-config "num-server-rounds=$rounds model-parameters=$params initial-model=\"$model\"") >"$work/flwr-run.log" 2>&1 &
 started+=($!)
 wait $! || rc=$?
 t1=$("$python" -c 'import time; print(time.time())')
@@ -217,6 +218,7 @@ def count(root, kind):
 nodes = ("supernode0", "supernode1")
 result = {
     "side": "flower",
+    "model": os.environ.get("MODEL", "zeros"),
     "params": params,
     "rounds": [rounds[r] for r in sorted(rounds)],
     "median_round_s": round(statistics.median(rounds.values()), 3),

@@ -54,7 +54,12 @@ app = ServerApp()
 def main(grid: Grid, context: Context) -> None:
     num_rounds = int(context.run_config["num-server-rounds"])
     num_params = int(context.run_config["model-parameters"])
-    initial = ArrayRecord({"w": Array(np.zeros(num_params, dtype=np.float32))})
+    if context.run_config.get("initial-model", "zeros") == "random":
+        # Uniform in [-1, 1], seed 0: no two chunks alike, so every round moves the whole model each way.
+        values = np.random.default_rng(0).uniform(-1, 1, num_params).astype(np.float32)
+    else:
+        values = np.zeros(num_params, dtype=np.float32)
+    initial = ArrayRecord({"w": Array(values)})
     strategy = TimedFedAvg(
         fraction_train=1.0,
         fraction_evaluate=0.0,
