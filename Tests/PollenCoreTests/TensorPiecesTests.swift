@@ -45,6 +45,7 @@ private final class MisalignedPieces: Sendable {
         // Reading every byte at once assembles them, once; the pieces are then read as that one buffer.
         #expect(try pieced.scalars(as: Float.self) == values)
         #expect(pieced.withUnsafePieces { $0.count } == 1)
+        #expect(!pieced.isHeldInPieces)
     }
 
     /// Writing a tensor held in pieces writes a copy of its own: other copies and the pieces keep their values.

@@ -34,6 +34,8 @@ package final class MappingPool: Sendable {
 
     private struct State {
         var entries: [Entry] = []
+        /// The lengths of mappings being prepared (`prepare`) and not yet kept.
+        var preparing: [Int] = []
         /// Whether a task that unmaps idle mappings is scheduled.
         var sweepScheduled = false
         var bytes: Int { entries.reduce(0) { $0 + $1.length } }
@@ -51,11 +53,14 @@ package final class MappingPool: Sendable {
     /// third longer.
     private static func fits(_ entryLength: Int, _ length: Int) -> Bool { entryLength >= length && entryLength <= length + length / 3 }
 
-    /// How many kept mappings would serve a tensor of `byteCount` bytes (none for a tensor too small for a mapping).
+    /// How many kept mappings, and mappings being prepared, would serve a tensor of `byteCount` bytes (none for a
+    /// tensor too small for a mapping).
     package func fittingCount(forBytes byteCount: Int) -> Int {
         guard byteCount >= Self.smallestMappedTensor else { return 0 }
         let length = TensorStorage.mappedLength(forBytes: byteCount)
-        return state.withLock { $0.entries.count { Self.fits($0.length, length) } }
+        return state.withLock { state in
+            state.entries.count { Self.fits($0.length, length) } + state.preparing.count { Self.fits($0, length) }
+        }
     }
 
     /// Maps `count` mappings for tensors of `byteCount` bytes, faults in their pages and keeps them, on a thread of
@@ -64,12 +69,17 @@ package final class MappingPool: Sendable {
     package func prepare(count: Int, forBytes byteCount: Int) {
         guard byteCount >= Self.smallestMappedTensor, count > 0 else { return }
         let length = TensorStorage.mappedLength(forBytes: byteCount)
+        // Counted as fitting from now on, so that a second caller meanwhile does not prepare them again.
+        state.withLock { $0.preparing += Array(repeating: length, count: count) }
         Thread.detachNewThread { [self] in
             for _ in 0..<count {
-                guard let start = TensorStorage.mapHugePages(length) else { return }
-                // One write per small page makes the kernel back the whole mapping; it stays all zeros.
-                for offset in stride(from: 0, to: length, by: 4_096) { start.storeBytes(of: 0, toByteOffset: offset, as: UInt8.self) }
-                give(start, length: length)
+                let start = TensorStorage.mapHugePages(length)
+                if let start {
+                    // One write per small page makes the kernel back the whole mapping; it stays all zeros.
+                    for offset in stride(from: 0, to: length, by: 4_096) { start.storeBytes(of: 0, toByteOffset: offset, as: UInt8.self) }
+                }
+                state.withLock { $0.preparing.remove(at: $0.preparing.firstIndex(of: length)!) }
+                if let start { give(start, length: length) }
             }
         }
     }

@@ -142,7 +142,7 @@ public struct Tensor: Sendable, Equatable, CustomStringConvertible {
 
     /// Whether the bytes are still held as the pieces they arrived in (`withUnsafePieces` reads them without a copy;
     /// the other accessors copy them into one buffer first, once).
-    public var isHeldInPieces: Bool { storage.pieces != nil }
+    public var isHeldInPieces: Bool { storage.pieces?.isAssembled == false }
 
     /// Calls `body` with the bytes in order, as one or more pieces that each hold whole elements: a tensor held in
     /// pieces is read where its pieces are, without copying them into one buffer.

@@ -42,6 +42,9 @@ package final class TensorPieces: @unchecked Sendable {
         }
     }
 
+    /// Whether the pieces have been copied into one allocation.
+    var isAssembled: Bool { state.withLock { $0.assembled != nil } }
+
     /// The parts of `pieces` (bytes in order) that hold the bytes in `range`, in order.
     static func slice(_ pieces: [UnsafeRawBufferPointer], _ range: Range<Int>) -> [UnsafeRawBufferPointer] {
         var parts = [UnsafeRawBufferPointer]()
