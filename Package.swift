@@ -32,6 +32,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-log", from: "1.5.0"),
         .package(url: "https://github.com/apple/swift-http-types", from: "1.0.0"),
         .package(url: "https://github.com/swift-server/async-http-client", from: "1.20.0"),
+        .package(url: "https://github.com/apple/swift-nio", from: "2.100.0"),
         .package(url: "https://github.com/apple/swift-nio-ssl", from: "2.27.0"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.6.0"),
     ],
@@ -49,6 +50,7 @@ let package = Package(
                 "PollenCore", "PollenKernels",
                 .product(name: "SwiftProtobuf", package: "swift-protobuf"),
                 .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "NIOCore", package: "swift-nio"),
             ],
             exclude: ["Generated/README.md"],
             swiftSettings: settings
@@ -124,7 +126,10 @@ let package = Package(
         .testTarget(name: "PollenMLTests", dependencies: ["PollenML", "PollenApps"], swiftSettings: settings),
         .testTarget(
             name: "PollenWireTests",
-            dependencies: ["PollenWire", .product(name: "SwiftProtobuf", package: "swift-protobuf")],
+            dependencies: [
+                "PollenWire", .product(name: "SwiftProtobuf", package: "swift-protobuf"), .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "Crypto", package: "swift-crypto"),
+            ],
             exclude: ["Oracle"],
             swiftSettings: settings
         ),

@@ -17,6 +17,13 @@ struct RuntimeClient: Sendable {
         try await FleetClient.post("\(baseURL)/v1/runtime/\(route)", input, headers: [(RuntimeRoutes.tokenHeader, token)], http: http)
     }
 
+    /// `call` with `input` carrying `object` (`ProtobufBody.encode(_:object:)`).
+    func call<Output: SwiftProtobuf.Message>(_ route: String, _ input: some ObjectCarrying, object: [UInt8], as: Output.Type = Output.self) async throws -> Output {
+        try await FleetClient.post(
+            "\(baseURL)/v1/runtime/\(route)", body: ProtobufBody.encode(input, object: object), headers: [(RuntimeRoutes.tokenHeader, token)], http: http
+        )
+    }
+
     /// `call`, the SuperLink holding the request up to `waitSeconds` until it has something to answer (`LongPoll`).
     func poll<Output: SwiftProtobuf.Message>(
         _ route: String, _ input: some SwiftProtobuf.Message, waitSeconds: Double, as: Output.Type = Output.self
@@ -98,8 +105,7 @@ struct RuntimeGrid: Grid {
             try await client.call("push-object", Flwr_Proto_PushObjectRequest.with {
                 $0.runID = runID.rawValue
                 $0.objectID = object.id.rawValue
-                $0.objectContent = Data(object.bytes)
-            }, as: Flwr_Proto_PushObjectResponse.self)
+            }, object: object.bytes, as: Flwr_Proto_PushObjectResponse.self)
         }
         return encoded.map(\.message.metadata.messageID)
     }

@@ -157,11 +157,11 @@ public struct FleetHandlers: Sendable {
         return .with { $0.stored = stored }
     }
 
-    public func pullObject(_ request: Flwr_Proto_PullObjectRequest, caller: [UInt8]) async throws -> Flwr_Proto_PullObjectResponse {
+    public func pullObject(_ request: Flwr_Proto_PullObjectRequest, caller: [UInt8]) async throws -> PulledObject {
         try await requireOwner(NodeID(request.node.nodeID), caller)
         try await state.requireRunning(RunID(request.runID))
         // Only objects of the run named: an id from one run opens nothing in another.
-        return Flwr_Proto_PullObjectResponse(try await objects.get(ObjectID(request.objectID), inRun: RunID(request.runID)))
+        return PulledObject(try await objects.get(ObjectID(request.objectID), inRun: RunID(request.runID)))
     }
 
     public func confirmMessageReceived(
@@ -204,19 +204,6 @@ extension RunInfo {
                 status.subStatus = self.status.subStatus
                 status.details = self.status.details
             }
-        }
-    }
-}
-
-extension Flwr_Proto_PullObjectResponse {
-    /// The answer to a pull of an object in `state`: not found, found but not here yet, or its bytes.
-    init(_ state: ObjectState) {
-        self.init()
-        guard state != .unknown else { return }
-        objectFound = true
-        if case .available(let object) = state {
-            objectAvailable = true
-            objectContent = Data(object.bytes)
         }
     }
 }

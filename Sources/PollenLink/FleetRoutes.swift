@@ -16,18 +16,24 @@ public enum FleetRoutes {
 
     /// Adds the Fleet routes to `router`.
     public static func add(to router: Router<BasicRequestContext>, handlers: FleetHandlers, maximumBodyBytes: Int = defaultMaximumBodyBytes) {
-        func route<Input: SwiftProtobuf.Message, Output: SwiftProtobuf.Message>(
+        func serve<Input: SwiftProtobuf.Message, Output: Sendable>(
             _ name: String, _ handler: @escaping @Sendable (FleetHandlers) -> (Input, [UInt8]) async throws -> Output,
-            waitingFor longPoll: LongPollRule<Input, [UInt8], Output>? = nil
+            waitingFor longPoll: LongPollRule<Input, [UInt8], Output>? = nil, encode: @escaping @Sendable (Output) throws -> ByteBuffer
         ) {
             router.post("/v1/fleet/\(name)") { request, _ -> Response in
                 try await respond(
                     request, route: name, maximumBodyBytes: maximumBodyBytes, authenticate: signer,
-                    longPoll: longPoll.map { ($0, handlers.signals) }
+                    longPoll: longPoll.map { ($0, handlers.signals) }, encode: encode
                 ) { (input: Input, caller) in
                     try await handler(handlers)(input, caller)
                 }
             }
+        }
+        func route<Input: SwiftProtobuf.Message, Output: SwiftProtobuf.Message>(
+            _ name: String, _ handler: @escaping @Sendable (FleetHandlers) -> (Input, [UInt8]) async throws -> Output,
+            waitingFor longPoll: LongPollRule<Input, [UInt8], Output>? = nil
+        ) {
+            serve(name, handler, waitingFor: longPoll) { try ProtobufBody.encode($0) }
         }
         route("register-node", FleetHandlers.registerNode)
         route("activate-node", FleetHandlers.activateNode)
@@ -41,14 +47,18 @@ public enum FleetRoutes {
         route("push-messages", FleetHandlers.pushMessages)
         route("get-run", FleetHandlers.getRun)
         route("push-object", FleetHandlers.pushObject)
-        route("pull-object", FleetHandlers.pullObject, waitingFor: LongPollRule(
-            key: { input, _ in .run(RunID(input.runID)) }, isEmpty: { $0.objectFound && !$0.objectAvailable }
-        ))
+        serve("pull-object", FleetHandlers.pullObject, waitingFor: LongPollRule(
+            key: { input, _ in .run(RunID(input.runID)) }, isEmpty: { $0.response.objectFound && !$0.response.objectAvailable }
+        )) { try $0.body() }
         route("confirm-message-received", FleetHandlers.confirmMessageReceived)
         router.post("/v1/fleet/get-fab") { _, _ -> Response in
             FleetError(status: 403, code: 0, detail: "this SuperLink runs built-in Pollen apps and serves no FABs").response
         }
     }
+
+    /// The signatures found valid, shared by every SuperLink of the process: a signature's validity depends on
+    /// nothing else.
+    private static let verifiedSignatures = VerifiedSignatures()
 
     /// The public key that signed `request`, or why it is not signed well.
     private static func signer(of request: Request) async throws -> [UInt8] {
@@ -59,33 +69,33 @@ public enum FleetRoutes {
         ) else {
             throw FleetError.unauthenticated("the request lacks the flwr-public-key, flwr-timestamp and flwr-signature headers")
         }
-        if let problem = signature.verify() { throw FleetError.unauthenticated(problem) }
+        if let problem = verifiedSignatures.verify(signature) { throw FleetError.unauthenticated(problem) }
         return signature.publicKey
     }
 
-    /// Decodes a protobuf request, learns its caller with `authenticate`, handles it and encodes the answer; every
+    /// Decodes a protobuf request, learns its caller with `authenticate`, handles it and `encode`s the answer; every
     /// failure is an HTTP status with a JSON reason. With a `longPoll` rule, a request carrying `LongPoll.header`
     /// is handled again each time its key is signalled, until its answer is not empty or its wait is over.
-    static func respond<Input: SwiftProtobuf.Message, Output: SwiftProtobuf.Message, Caller>(
+    static func respond<Input: SwiftProtobuf.Message, Output: Sendable, Caller>(
         _ request: Request, route: String, maximumBodyBytes: Int,
         authenticate: (Request) async throws -> Caller,
         longPoll: (rule: LongPollRule<Input, Caller, Output>, signals: LinkSignals)? = nil,
+        encode: (Output) throws -> ByteBuffer,
         handler: (Input, Caller) async throws -> Output
     ) async throws -> Response {
-        var request = request
         let contentType = request.headers[.contentType]
         guard contentType?.hasPrefix("application/protobuf") == true else {
             return FleetError.unsupportedMediaType(contentType).response
         }
         let body: ByteBuffer
         do {
-            body = try await request.collectBody(upTo: maximumBodyBytes)
+            body = try await ProtobufBody.collect(request.body, length: request.headers[.contentLength].flatMap { Int($0) }, upTo: maximumBodyBytes)
         } catch {
             return FleetError.tooLarge(maximumBodyBytes).response
         }
         let input: Input
         do {
-            input = try Input(serializedBytes: Array(buffer: body))
+            input = try ProtobufBody.decode(body)
         } catch {
             return FleetError.invalidProtobuf(route).response
         }
@@ -100,10 +110,9 @@ public enum FleetRoutes {
             } else {
                 output = try await handler(input, caller)
             }
-            let bytes: [UInt8] = try output.serializedBytes()
             var headers: HTTPFields = [.contentType: "application/protobuf"]
             if wait > 0 { headers[longPollHeader] = String(wait) }
-            return Response(status: .ok, headers: headers, body: ResponseBody(byteBuffer: ByteBuffer(bytes: bytes)))
+            return Response(status: .ok, headers: headers, body: ResponseBody(byteBuffer: try encode(output)))
         } catch let error as FleetError {
             return error.response
         }

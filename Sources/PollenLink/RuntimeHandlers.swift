@@ -139,10 +139,10 @@ public struct RuntimeHandlers: Sendable {
     }
 
     /// One object of a reply this run's ServerApp was given: the only objects it has to read.
-    public func pullObject(_ request: Flwr_Proto_PullObjectRequest, run: RunID) async throws -> Flwr_Proto_PullObjectResponse {
+    public func pullObject(_ request: Flwr_Proto_PullObjectRequest, run: RunID) async throws -> PulledObject {
         let id = ObjectID(request.objectID)
-        guard await waiting.holds(id, run: run) else { return .init() }
-        return Flwr_Proto_PullObjectResponse(try await objects.get(id, inRun: run))
+        guard await waiting.holds(id, run: run) else { return PulledObject(.unknown) }
+        return PulledObject(try await objects.get(id, inRun: run))
     }
 
     /// The ServerApp has read a reply: its objects go, unless another message still refers to them.

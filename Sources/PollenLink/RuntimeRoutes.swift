@@ -15,9 +15,9 @@ public enum RuntimeRoutes {
     public static func add(
         to router: Router<BasicRequestContext>, handlers: RuntimeHandlers, maximumBodyBytes: Int = FleetRoutes.defaultMaximumBodyBytes
     ) {
-        func route<Input: SwiftProtobuf.Message, Output: SwiftProtobuf.Message>(
+        func serve<Input: SwiftProtobuf.Message, Output: Sendable>(
             _ name: String, _ handler: @escaping @Sendable (RuntimeHandlers) -> (Input, RunID) async throws -> Output,
-            waitingFor longPoll: LongPollRule<Input, RunID, Output>? = nil
+            waitingFor longPoll: LongPollRule<Input, RunID, Output>? = nil, encode: @escaping @Sendable (Output) throws -> ByteBuffer
         ) {
             router.post("/v1/runtime/\(name)") { request, _ -> Response in
                 try await FleetRoutes.respond(request, route: name, maximumBodyBytes: maximumBodyBytes, authenticate: { request in
@@ -25,10 +25,16 @@ public enum RuntimeRoutes {
                         throw FleetError.unauthenticated("the request lacks a valid \(tokenHeader) header: only the ServerApp process of a running run may call the runtime API")
                     }
                     return run
-                }, longPoll: longPoll.map { ($0, handlers.signals) }) { (input: Input, run: RunID) in
+                }, longPoll: longPoll.map { ($0, handlers.signals) }, encode: encode) { (input: Input, run: RunID) in
                     try await handler(handlers)(input, run)
                 }
             }
+        }
+        func route<Input: SwiftProtobuf.Message, Output: SwiftProtobuf.Message>(
+            _ name: String, _ handler: @escaping @Sendable (RuntimeHandlers) -> (Input, RunID) async throws -> Output,
+            waitingFor longPoll: LongPollRule<Input, RunID, Output>? = nil
+        ) {
+            serve(name, handler, waitingFor: longPoll) { try ProtobufBody.encode($0) }
         }
         route("pull-task-input", RuntimeHandlers.pullTaskInput)
         route("get-nodes", RuntimeHandlers.getNodes)
@@ -38,7 +44,7 @@ public enum RuntimeRoutes {
         route("pull-messages", RuntimeHandlers.pullMessages, waitingFor: LongPollRule(
             key: { _, run in .run(run) }, isEmpty: { $0.messagesList.isEmpty }
         ))
-        route("pull-object", RuntimeHandlers.pullObject)
+        serve("pull-object", RuntimeHandlers.pullObject) { try $0.body() }
         route("confirm-message-received", RuntimeHandlers.confirmMessageReceived)
         route("push-logs", RuntimeHandlers.pushLogs)
         route("push-task-output", RuntimeHandlers.pushTaskOutput)

@@ -1,9 +1,9 @@
 public import AsyncHTTPClient
 public import Crypto
 public import Foundation
-import NIOCore
+public import NIOCore
 import NIOHTTP1
-import PollenWire
+public import PollenWire
 public import SwiftProtobuf
 
 /// A failed Fleet call: the SuperLink's HTTP status and reason, or a transport failure (status 0).
@@ -23,7 +23,9 @@ public struct FleetClient: Sendable {
     /// `http://host:port` or `https://host:port`.
     public let baseURL: String
     /// The node's identity key; every request is signed with it.
-    public let key: P384.Signing.PrivateKey
+    public var key: P384.Signing.PrivateKey { signer.key }
+    /// Signs the requests.
+    let signer: NodeSigner
     let http: HTTPClient
     /// The largest response accepted: one 5 MiB object with room to spare.
     static let maximumResponseBytes = 16 * 1_024 * 1_024
@@ -32,7 +34,7 @@ public struct FleetClient: Sendable {
 
     public init(baseURL: String, key: P384.Signing.PrivateKey, http: HTTPClient) {
         self.baseURL = baseURL
-        self.key = key
+        signer = NodeSigner(key: key)
         self.http = http
     }
 
@@ -41,7 +43,14 @@ public struct FleetClient: Sendable {
 
     /// Calls `POST /v1/fleet/<route>`.
     public func call<Output: SwiftProtobuf.Message>(_ route: String, _ input: some SwiftProtobuf.Message, as: Output.Type = Output.self) async throws -> Output {
-        try await Self.post("\(baseURL)/v1/fleet/\(route)", input, headers: try NodeSignature.sign(with: key).headers, http: http)
+        try await Self.post("\(baseURL)/v1/fleet/\(route)", input, headers: try signer.headers(), http: http)
+    }
+
+    /// Calls `POST /v1/fleet/<route>` with `input` carrying `object` (`ProtobufBody.encode(_:object:)`).
+    public func call<Output: SwiftProtobuf.Message>(
+        _ route: String, _ input: some ObjectCarrying, object: [UInt8], as: Output.Type = Output.self
+    ) async throws -> Output {
+        try await Self.post("\(baseURL)/v1/fleet/\(route)", body: ProtobufBody.encode(input, object: object), headers: try signer.headers(), http: http)
     }
 
     /// Calls `POST /v1/fleet/<route>`, asking the SuperLink to hold the request up to `waitSeconds` until there is
@@ -50,7 +59,7 @@ public struct FleetClient: Sendable {
         _ route: String, _ input: some SwiftProtobuf.Message, waitSeconds: Double, as: Output.Type = Output.self
     ) async throws -> (output: Output, held: Bool) {
         try await Self.longPoll(
-            "\(baseURL)/v1/fleet/\(route)", input, waitSeconds: waitSeconds, headers: try NodeSignature.sign(with: key).headers, http: http
+            "\(baseURL)/v1/fleet/\(route)", input, waitSeconds: waitSeconds, headers: try signer.headers(), http: http
         )
     }
 
@@ -60,7 +69,7 @@ public struct FleetClient: Sendable {
         _ url: String, _ input: some SwiftProtobuf.Message, waitSeconds: Double, headers: [(String, String)], http: HTTPClient,
         as: Output.Type = Output.self
     ) async throws -> (output: Output, held: Bool) {
-        let (output, answer) = try await exchange(url, input, headers: headers + [(LongPoll.header, String(waitSeconds))], http: http, as: Output.self)
+        let (output, answer) = try await exchange(url, body: ProtobufBody.encode(input), headers: headers + [(LongPoll.header, String(waitSeconds))], http: http, as: Output.self)
         return (output, LongPoll.requestedSeconds(answer.first(name: LongPoll.header)) > 0)
     }
 
@@ -69,31 +78,40 @@ public struct FleetClient: Sendable {
     public static func post<Output: SwiftProtobuf.Message>(
         _ url: String, _ input: some SwiftProtobuf.Message, headers: [(String, String)], http: HTTPClient, as: Output.Type = Output.self
     ) async throws -> Output {
-        try await exchange(url, input, headers: headers, http: http, as: Output.self).output
+        try await post(url, body: ProtobufBody.encode(input), headers: headers, http: http)
+    }
+
+    /// `post` with the request's protobuf `body` already encoded.
+    public static func post<Output: SwiftProtobuf.Message>(
+        _ url: String, body: ByteBuffer, headers: [(String, String)], http: HTTPClient, as: Output.Type = Output.self
+    ) async throws -> Output {
+        try await exchange(url, body: body, headers: headers, http: http, as: Output.self).output
     }
 
     /// `post`, with the answer's headers.
     private static func exchange<Output: SwiftProtobuf.Message>(
-        _ url: String, _ input: some SwiftProtobuf.Message, headers: [(String, String)], http: HTTPClient, as: Output.Type
+        _ url: String, body: ByteBuffer, headers: [(String, String)], http: HTTPClient, as: Output.Type
     ) async throws -> (output: Output, headers: HTTPHeaders) {
         var request = HTTPClientRequest(url: url)
         request.method = .POST
         request.headers.add(name: "content-type", value: "application/protobuf")
         request.headers.add(name: "accept", value: "application/protobuf")
         for (name, value) in headers { request.headers.add(name: name, value: value) }
-        request.body = .bytes(ByteBuffer(bytes: try input.serializedBytes() as [UInt8]))
+        request.body = .bytes(body)
         let response: HTTPClientResponse
         do {
             response = try await http.execute(request, timeout: .seconds(timeoutSeconds))
         } catch {
             throw FleetClientError(status: 0, detail: "cannot reach \(url): \(error)")
         }
-        let body = try await response.body.collect(upTo: maximumResponseBytes)
+        let body = try await ProtobufBody.collect(
+            response.body, length: response.headers.first(name: "content-length").flatMap { Int($0) }, upTo: maximumResponseBytes
+        )
         guard response.status == .ok else {
             throw FleetClientError(status: Int(response.status.code), detail: String(buffer: body))
         }
         do {
-            return (try Output(serializedBytes: Array(buffer: body)), response.headers)
+            return (try ProtobufBody.decode(body), response.headers)
         } catch {
             throw FleetClientError(status: Int(response.status.code), detail: "the response of \(url) is not valid protobuf")
         }

@@ -309,9 +309,8 @@ public struct SuperNode: Sendable {
                 $0.node = node
                 $0.runID = runID
                 $0.objectID = object.id.rawValue
-                $0.objectContent = Data(object.bytes)
                 $0.sessionID = response.sessionID
-            }, as: Flwr_Proto_PushObjectResponse.self)
+            }, object: object.bytes, as: Flwr_Proto_PushObjectResponse.self)
         }
     }
 }

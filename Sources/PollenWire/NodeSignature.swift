@@ -6,7 +6,7 @@ public import Foundation
 ///
 /// Only the timestamp is signed, not the body; TLS protects the body. A SuperLink accepts a timestamp between 5 s
 /// in the future and 305 s in the past (Flower's window), which bounds replay.
-public struct NodeSignature: Sendable, Equatable {
+public struct NodeSignature: Sendable, Hashable {
     /// `flwr-public-key`: base64 of the PEM SubjectPublicKeyInfo bytes.
     public static let publicKeyHeader = "flwr-public-key"
     /// `flwr-timestamp`: ISO 8601 in UTC with microseconds (`2026-11-22T17:22:59.979491+00:00`).
@@ -57,11 +57,21 @@ public struct NodeSignature: Sendable, Equatable {
     /// Checks the signature against the public key and the timestamp against `now`; returns why it fails, or
     /// `nil` when it holds. Keys on P-256, P-384 and P-521 are accepted, as Flower accepts any NIST curve.
     public func verify(now: Date = Date()) -> String? {
+        checkTimestamp(now: now) ?? checkSignature()
+    }
+
+    /// Why the timestamp is unreadable or outside the window around `now`, or `nil` when it is within it.
+    func checkTimestamp(now: Date) -> String? {
         guard let signedAt = Self.parse(timestamp) else { return "the timestamp '\(timestamp)' is not ISO 8601" }
         let age = now.timeIntervalSince(signedAt)
         guard age > -Self.maximumFutureSkew, age < Self.maximumAge else {
             return "the timestamp is \(Int(age)) s old; it must be within \(Int(Self.maximumAge)) s (check the node's clock)"
         }
+        return nil
+    }
+
+    /// Why the signature does not match the public key and timestamp, or `nil` when it does.
+    func checkSignature() -> String? {
         guard let pem = String(bytes: publicKey, encoding: .utf8) else { return "the public key is not PEM text" }
         let digest = SHA256.hash(data: Array(timestamp.utf8))
         if let key = try? P384.Signing.PublicKey(pemRepresentation: pem) {
