@@ -58,7 +58,7 @@ let package = Package(
         .target(name: "PollenStrategy", dependencies: ["PollenCore", "PollenKernels"], swiftSettings: settings),
         .target(
             name: "PollenStore",
-            dependencies: ["PollenCore", "PollenWire", .product(name: "GRDB", package: "GRDB.swift")],
+            dependencies: ["PollenCore", "PollenWire", .product(name: "GRDB", package: "GRDB.swift"), .product(name: "NIOCore", package: "swift-nio")],
             swiftSettings: settings
         ),
         .target(

@@ -1,5 +1,6 @@
 import AsyncHTTPClient
 import Foundation
+import NIOCore
 import PollenCore
 import PollenLink
 import PollenNode
@@ -17,11 +18,17 @@ struct RuntimeClient: Sendable {
         try await FleetClient.post("\(baseURL)/v1/runtime/\(route)", input, headers: [(RuntimeRoutes.tokenHeader, token)], http: http)
     }
 
-    /// `call` with `input` carrying `object` (`ProtobufBody.encode(_:object:)`).
-    func call<Output: SwiftProtobuf.Message>(_ route: String, _ input: some ObjectCarrying, object: [UInt8], as: Output.Type = Output.self) async throws -> Output {
+    /// `call` with `input` carrying `object`, which is sent from its own buffer.
+    func call<Output: SwiftProtobuf.Message>(_ route: String, _ input: some ObjectCarrying, object: ByteBuffer, as: Output.Type = Output.self) async throws -> Output {
         try await FleetClient.post(
-            "\(baseURL)/v1/runtime/\(route)", body: ProtobufBody.encode(input, object: object), headers: [(RuntimeRoutes.tokenHeader, token)], http: http
+            "\(baseURL)/v1/runtime/\(route)", parts: ProtobufBody.parts(CarriedObject(input, object: object)),
+            headers: [(RuntimeRoutes.tokenHeader, token)], http: http
         )
+    }
+
+    /// `call` for an answer carrying an object, which stays in the answer's buffer.
+    func call<Output: ObjectCarrying>(_ route: String, _ input: some SwiftProtobuf.Message, carrying: Output.Type) async throws -> CarriedObject<Output> {
+        try await FleetClient.post("\(baseURL)/v1/runtime/\(route)", input, headers: [(RuntimeRoutes.tokenHeader, token)], http: http, carrying: Output.self)
     }
 
     /// `call`, the SuperLink holding the request up to `waitSeconds` until it has something to answer (`LongPoll`).
@@ -29,7 +36,8 @@ struct RuntimeClient: Sendable {
         _ route: String, _ input: some SwiftProtobuf.Message, waitSeconds: Double, as: Output.Type = Output.self
     ) async throws -> (output: Output, held: Bool) {
         try await FleetClient.longPoll(
-            "\(baseURL)/v1/runtime/\(route)", input, waitSeconds: waitSeconds, headers: [(RuntimeRoutes.tokenHeader, token)], http: http
+            "\(baseURL)/v1/runtime/\(route)", input, waitSeconds: waitSeconds, headers: [(RuntimeRoutes.tokenHeader, token)], http: http,
+            decode: { try ProtobufBody.decode($0) }
         )
     }
 }
@@ -105,7 +113,7 @@ struct RuntimeGrid: Grid {
             try await client.call("push-object", Flwr_Proto_PushObjectRequest.with {
                 $0.runID = runID.rawValue
                 $0.objectID = object.id.rawValue
-            }, object: object.bytes, as: Flwr_Proto_PushObjectResponse.self)
+            }, object: object.buffer, as: Flwr_Proto_PushObjectResponse.self)
         }
         return encoded.map(\.message.metadata.messageID)
     }
@@ -133,14 +141,14 @@ struct RuntimeGrid: Grid {
     /// The reply whose objects are `tree`, checked against the `metadata` the SuperLink vouches for.
     private func fetch(_ tree: ObjectTree, answering metadata: PollenCore.Message.Metadata) async throws -> PollenCore.Message {
         let objects = try await concurrentMap(tree.postOrder, atMost: Self.objectsInFlight) { id in
-            let response = try await client.call("pull-object", Flwr_Proto_PullObjectRequest.with {
+            let pulled = try await client.call("pull-object", Flwr_Proto_PullObjectRequest.with {
                 $0.runID = runID.rawValue
                 $0.objectID = id.rawValue
-            }, as: Flwr_Proto_PullObjectResponse.self)
-            guard response.objectAvailable else { throw RuntimeGridError("object \(id) of the reply is not at the SuperLink") }
+            }, carrying: Flwr_Proto_PullObjectResponse.self)
+            guard pulled.message.objectAvailable, let object = pulled.object else { throw RuntimeGridError("object \(id) of the reply is not at the SuperLink") }
             // The SuperLink hashed every object when a node pushed it, and refused those that did not match; this
             // process is its child, on loopback, holding its token: the bytes are not hashed a second time here.
-            return try FlowerObject(stored: [UInt8](response.objectContent), id: id)
+            return try FlowerObject(stored: object, id: id)
         }
         let fetched = Dictionary(objects.map { ($0.id, $0) }) { first, _ in first }
         let decoded = try MessageCodec.decode(root: tree.id) { fetched[$0] }

@@ -1,6 +1,7 @@
 import PollenCore
 public import PollenStore
 public import PollenWire
+import NIOCore
 public import Foundation
 import SwiftProtobuf
 
@@ -143,12 +144,13 @@ public struct FleetHandlers: Sendable {
         return .with { $0.run = run.proto }
     }
 
-    public func pushObject(_ request: Flwr_Proto_PushObjectRequest, caller: [UInt8]) async throws -> Flwr_Proto_PushObjectResponse {
+    public func pushObject(_ pushed: CarriedObject<Flwr_Proto_PushObjectRequest>, caller: [UInt8]) async throws -> Flwr_Proto_PushObjectResponse {
+        let request = pushed.message
         try await requireOwner(NodeID(request.node.nodeID), caller)
         try await state.requireRunning(RunID(request.runID))
         let object: FlowerObject
         do {
-            object = try FlowerObject(validating: [UInt8](request.objectContent), expectedID: ObjectID(request.objectID))
+            object = try FlowerObject(validating: pushed.object ?? ByteBuffer(), expectedID: ObjectID(request.objectID))
         } catch {
             throw FleetError.badRequest("\(error)")
         }

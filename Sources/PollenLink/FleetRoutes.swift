@@ -16,14 +16,15 @@ public enum FleetRoutes {
 
     /// Adds the Fleet routes to `router`.
     public static func add(to router: Router<BasicRequestContext>, handlers: FleetHandlers, maximumBodyBytes: Int = defaultMaximumBodyBytes) {
-        func serve<Input: SwiftProtobuf.Message, Output: Sendable>(
+        func serve<Input: Sendable, Output: Sendable>(
             _ name: String, _ handler: @escaping @Sendable (FleetHandlers) -> (Input, [UInt8]) async throws -> Output,
-            waitingFor longPoll: LongPollRule<Input, [UInt8], Output>? = nil, encode: @escaping @Sendable (Output) throws -> ByteBuffer
+            waitingFor longPoll: LongPollRule<Input, [UInt8], Output>? = nil,
+            decode: @escaping @Sendable (ByteBuffer) throws -> Input, encode: @escaping @Sendable (Output) throws -> ResponseBody
         ) {
             router.post("/v1/fleet/\(name)") { request, _ -> Response in
                 try await respond(
                     request, route: name, maximumBodyBytes: maximumBodyBytes, authenticate: signer,
-                    longPoll: longPoll.map { ($0, handlers.signals) }, encode: encode
+                    longPoll: longPoll.map { ($0, handlers.signals) }, decode: decode, encode: encode
                 ) { (input: Input, caller) in
                     try await handler(handlers)(input, caller)
                 }
@@ -33,7 +34,7 @@ public enum FleetRoutes {
             _ name: String, _ handler: @escaping @Sendable (FleetHandlers) -> (Input, [UInt8]) async throws -> Output,
             waitingFor longPoll: LongPollRule<Input, [UInt8], Output>? = nil
         ) {
-            serve(name, handler, waitingFor: longPoll) { try ProtobufBody.encode($0) }
+            serve(name, handler, waitingFor: longPoll, decode: decodeProtobuf, encode: encodeProtobuf)
         }
         route("register-node", FleetHandlers.registerNode)
         route("activate-node", FleetHandlers.activateNode)
@@ -46,14 +47,25 @@ public enum FleetRoutes {
         ))
         route("push-messages", FleetHandlers.pushMessages)
         route("get-run", FleetHandlers.getRun)
-        route("push-object", FleetHandlers.pushObject)
+        // Objects travel in buffers of their own, not copied into and out of protobuf messages.
+        serve("push-object", FleetHandlers.pushObject, decode: { try ProtobufBody.decodeCarried($0) }, encode: encodeProtobuf)
         serve("pull-object", FleetHandlers.pullObject, waitingFor: LongPollRule(
             key: { input, _ in .run(RunID(input.runID)) }, isEmpty: { $0.response.objectFound && !$0.response.objectAvailable }
-        )) { try $0.body() }
+        ), decode: decodeProtobuf) { try $0.body() }
         route("confirm-message-received", FleetHandlers.confirmMessageReceived)
         router.post("/v1/fleet/get-fab") { _, _ -> Response in
             FleetError(status: 403, code: 0, detail: "this SuperLink runs built-in Pollen apps and serves no FABs").response
         }
+    }
+
+    /// The request message `body` holds.
+    static func decodeProtobuf<Input: SwiftProtobuf.Message>(_ body: ByteBuffer) throws -> Input {
+        try ProtobufBody.decode(body)
+    }
+
+    /// The HTTP body holding `output`.
+    static func encodeProtobuf(_ output: some SwiftProtobuf.Message) throws -> ResponseBody {
+        ResponseBody(byteBuffer: try ProtobufBody.encode(output))
     }
 
     /// The signatures found valid, shared by every SuperLink of the process: a signature's validity depends on
@@ -73,14 +85,15 @@ public enum FleetRoutes {
         return signature.publicKey
     }
 
-    /// Decodes a protobuf request, learns its caller with `authenticate`, handles it and `encode`s the answer; every
+    /// `decode`s a protobuf request, learns its caller with `authenticate`, handles it and `encode`s the answer; every
     /// failure is an HTTP status with a JSON reason. With a `longPoll` rule, a request carrying `LongPoll.header`
     /// is handled again each time its key is signalled, until its answer is not empty or its wait is over.
-    static func respond<Input: SwiftProtobuf.Message, Output: Sendable, Caller>(
+    static func respond<Input: Sendable, Output: Sendable, Caller>(
         _ request: Request, route: String, maximumBodyBytes: Int,
         authenticate: (Request) async throws -> Caller,
         longPoll: (rule: LongPollRule<Input, Caller, Output>, signals: LinkSignals)? = nil,
-        encode: (Output) throws -> ByteBuffer,
+        decode: (ByteBuffer) throws -> Input,
+        encode: (Output) throws -> ResponseBody,
         handler: (Input, Caller) async throws -> Output
     ) async throws -> Response {
         let contentType = request.headers[.contentType]
@@ -95,7 +108,7 @@ public enum FleetRoutes {
         }
         let input: Input
         do {
-            input = try ProtobufBody.decode(body)
+            input = try decode(body)
         } catch {
             return FleetError.invalidProtobuf(route).response
         }
@@ -112,7 +125,7 @@ public enum FleetRoutes {
             }
             var headers: HTTPFields = [.contentType: "application/protobuf"]
             if wait > 0 { headers[longPollHeader] = String(wait) }
-            return Response(status: .ok, headers: headers, body: ResponseBody(byteBuffer: try encode(output)))
+            return Response(status: .ok, headers: headers, body: try encode(output))
         } catch let error as FleetError {
             return error.response
         }

@@ -1,14 +1,15 @@
-import NIOCore
+import Hummingbird
+public import NIOCore
 import PollenStore
 public import PollenWire
 
 /// The answer to a pull of an object (Flower's `PullObjectResponse`), with the object's bytes beside the response
-/// rather than in a `Data` copy of them: `ProtobufBody` writes them into the HTTP body once.
+/// rather than in a `Data` copy of them: the HTTP body sends the stored object's own buffer.
 public struct PulledObject: Sendable {
     /// Whether the object was found and is available; its object field is empty.
     public var response: Flwr_Proto_PullObjectResponse
     /// The object, when it is available.
-    public var object: [UInt8]?
+    public var object: ByteBuffer?
 
     /// The answer for an object in `state`: not found, found but not here yet, or its bytes.
     init(_ state: ObjectState) {
@@ -18,13 +19,12 @@ public struct PulledObject: Sendable {
         response.objectFound = true
         if case .available(let available) = state {
             response.objectAvailable = true
-            object = available.bytes
+            object = available.buffer
         }
     }
 
     /// The HTTP body.
-    func body() throws -> ByteBuffer {
-        guard let object else { return try ProtobufBody.encode(response) }
-        return try ProtobufBody.encode(response, object: object)
+    func body() throws -> ResponseBody {
+        ResponseBody(contentsOf: try ProtobufBody.parts(CarriedObject(response, object: object)))
     }
 }

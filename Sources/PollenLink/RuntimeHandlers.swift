@@ -1,6 +1,7 @@
 public import PollenCore
 public import PollenStore
 public import PollenWire
+import NIOCore
 import Foundation
 import SwiftProtobuf
 
@@ -84,10 +85,10 @@ public struct RuntimeHandlers: Sendable {
     }
 
     /// Stores one object of the run's instructions.
-    public func pushObject(_ request: Flwr_Proto_PushObjectRequest, run: RunID) async throws -> Flwr_Proto_PushObjectResponse {
+    public func pushObject(_ pushed: CarriedObject<Flwr_Proto_PushObjectRequest>, run: RunID) async throws -> Flwr_Proto_PushObjectResponse {
         try await state.requireRunning(run)
         let object: FlowerObject
-        do { object = try FlowerObject(validating: [UInt8](request.objectContent), expectedID: ObjectID(request.objectID)) } catch {
+        do { object = try FlowerObject(validating: pushed.object ?? ByteBuffer(), expectedID: ObjectID(pushed.message.objectID)) } catch {
             throw FleetError.badRequest("\(error)")
         }
         guard try await objects.get(object.id, inRun: run) != .unknown else {

@@ -15,9 +15,10 @@ public enum RuntimeRoutes {
     public static func add(
         to router: Router<BasicRequestContext>, handlers: RuntimeHandlers, maximumBodyBytes: Int = FleetRoutes.defaultMaximumBodyBytes
     ) {
-        func serve<Input: SwiftProtobuf.Message, Output: Sendable>(
+        func serve<Input: Sendable, Output: Sendable>(
             _ name: String, _ handler: @escaping @Sendable (RuntimeHandlers) -> (Input, RunID) async throws -> Output,
-            waitingFor longPoll: LongPollRule<Input, RunID, Output>? = nil, encode: @escaping @Sendable (Output) throws -> ByteBuffer
+            waitingFor longPoll: LongPollRule<Input, RunID, Output>? = nil,
+            decode: @escaping @Sendable (ByteBuffer) throws -> Input, encode: @escaping @Sendable (Output) throws -> ResponseBody
         ) {
             router.post("/v1/runtime/\(name)") { request, _ -> Response in
                 try await FleetRoutes.respond(request, route: name, maximumBodyBytes: maximumBodyBytes, authenticate: { request in
@@ -25,7 +26,7 @@ public enum RuntimeRoutes {
                         throw FleetError.unauthenticated("the request lacks a valid \(tokenHeader) header: only the ServerApp process of a running run may call the runtime API")
                     }
                     return run
-                }, longPoll: longPoll.map { ($0, handlers.signals) }, encode: encode) { (input: Input, run: RunID) in
+                }, longPoll: longPoll.map { ($0, handlers.signals) }, decode: decode, encode: encode) { (input: Input, run: RunID) in
                     try await handler(handlers)(input, run)
                 }
             }
@@ -34,17 +35,17 @@ public enum RuntimeRoutes {
             _ name: String, _ handler: @escaping @Sendable (RuntimeHandlers) -> (Input, RunID) async throws -> Output,
             waitingFor longPoll: LongPollRule<Input, RunID, Output>? = nil
         ) {
-            serve(name, handler, waitingFor: longPoll) { try ProtobufBody.encode($0) }
+            serve(name, handler, waitingFor: longPoll, decode: FleetRoutes.decodeProtobuf, encode: FleetRoutes.encodeProtobuf)
         }
         route("pull-task-input", RuntimeHandlers.pullTaskInput)
         route("get-nodes", RuntimeHandlers.getNodes)
         route("push-messages", RuntimeHandlers.pushMessages)
-        route("push-object", RuntimeHandlers.pushObject)
+        serve("push-object", RuntimeHandlers.pushObject, decode: { try ProtobufBody.decodeCarried($0) }, encode: FleetRoutes.encodeProtobuf)
         // A ServerApp may wait for replies.
         route("pull-messages", RuntimeHandlers.pullMessages, waitingFor: LongPollRule(
             key: { _, run in .run(run) }, isEmpty: { $0.messagesList.isEmpty }
         ))
-        serve("pull-object", RuntimeHandlers.pullObject) { try $0.body() }
+        serve("pull-object", RuntimeHandlers.pullObject, decode: FleetRoutes.decodeProtobuf) { try $0.body() }
         route("confirm-message-received", RuntimeHandlers.confirmMessageReceived)
         route("push-logs", RuntimeHandlers.pushLogs)
         route("push-task-output", RuntimeHandlers.pushTaskOutput)

@@ -46,11 +46,13 @@ public struct FleetClient: Sendable {
         try await Self.post("\(baseURL)/v1/fleet/\(route)", input, headers: try signer.headers(), http: http)
     }
 
-    /// Calls `POST /v1/fleet/<route>` with `input` carrying `object` (`ProtobufBody.encode(_:object:)`).
+    /// Calls `POST /v1/fleet/<route>` with `input` carrying `object`, which is sent from its own buffer.
     public func call<Output: SwiftProtobuf.Message>(
-        _ route: String, _ input: some ObjectCarrying, object: [UInt8], as: Output.Type = Output.self
+        _ route: String, _ input: some ObjectCarrying, object: ByteBuffer, as: Output.Type = Output.self
     ) async throws -> Output {
-        try await Self.post("\(baseURL)/v1/fleet/\(route)", body: ProtobufBody.encode(input, object: object), headers: try signer.headers(), http: http)
+        try await Self.post(
+            "\(baseURL)/v1/fleet/\(route)", parts: ProtobufBody.parts(CarriedObject(input, object: object)), headers: try signer.headers(), http: http
+        )
     }
 
     /// Calls `POST /v1/fleet/<route>`, asking the SuperLink to hold the request up to `waitSeconds` until there is
@@ -59,17 +61,30 @@ public struct FleetClient: Sendable {
         _ route: String, _ input: some SwiftProtobuf.Message, waitSeconds: Double, as: Output.Type = Output.self
     ) async throws -> (output: Output, held: Bool) {
         try await Self.longPoll(
-            "\(baseURL)/v1/fleet/\(route)", input, waitSeconds: waitSeconds, headers: try signer.headers(), http: http
+            "\(baseURL)/v1/fleet/\(route)", input, waitSeconds: waitSeconds, headers: try signer.headers(), http: http,
+            decode: { try ProtobufBody.decode($0) }
+        )
+    }
+
+    /// `poll` for an answer carrying an object, which stays in the answer's buffer.
+    func poll<Output: ObjectCarrying>(
+        _ route: String, _ input: some SwiftProtobuf.Message, waitSeconds: Double, carrying: Output.Type
+    ) async throws -> (output: CarriedObject<Output>, held: Bool) {
+        try await Self.longPoll(
+            "\(baseURL)/v1/fleet/\(route)", input, waitSeconds: waitSeconds, headers: try signer.headers(), http: http,
+            decode: { try ProtobufBody.decodeCarried($0) }
         )
     }
 
     /// Posts `input` to `url` asking the server to hold it up to `waitSeconds` (`LongPoll`); `held` says whether the
     /// server agreed.
-    public static func longPoll<Output: SwiftProtobuf.Message>(
+    public static func longPoll<Output>(
         _ url: String, _ input: some SwiftProtobuf.Message, waitSeconds: Double, headers: [(String, String)], http: HTTPClient,
-        as: Output.Type = Output.self
+        decode: (ByteBuffer) throws -> Output
     ) async throws -> (output: Output, held: Bool) {
-        let (output, answer) = try await exchange(url, body: ProtobufBody.encode(input), headers: headers + [(LongPoll.header, String(waitSeconds))], http: http, as: Output.self)
+        let (output, answer) = try await exchange(
+            url, parts: [ProtobufBody.encode(input)], headers: headers + [(LongPoll.header, String(waitSeconds))], http: http, decode: decode
+        )
         return (output, LongPoll.requestedSeconds(answer.first(name: LongPoll.header)) > 0)
     }
 
@@ -78,26 +93,37 @@ public struct FleetClient: Sendable {
     public static func post<Output: SwiftProtobuf.Message>(
         _ url: String, _ input: some SwiftProtobuf.Message, headers: [(String, String)], http: HTTPClient, as: Output.Type = Output.self
     ) async throws -> Output {
-        try await post(url, body: ProtobufBody.encode(input), headers: headers, http: http)
+        try await post(url, parts: [ProtobufBody.encode(input)], headers: headers, http: http)
     }
 
-    /// `post` with the request's protobuf `body` already encoded.
+    /// `post` for an answer carrying an object, which stays in the answer's buffer.
+    public static func post<Output: ObjectCarrying>(
+        _ url: String, _ input: some SwiftProtobuf.Message, headers: [(String, String)], http: HTTPClient, carrying: Output.Type
+    ) async throws -> CarriedObject<Output> {
+        try await exchange(url, parts: [ProtobufBody.encode(input)], headers: headers, http: http) { try ProtobufBody.decodeCarried($0) }.output
+    }
+
+    /// `post` with the request's protobuf body already encoded, as buffers sent one after the other.
     public static func post<Output: SwiftProtobuf.Message>(
-        _ url: String, body: ByteBuffer, headers: [(String, String)], http: HTTPClient, as: Output.Type = Output.self
+        _ url: String, parts: [ByteBuffer], headers: [(String, String)], http: HTTPClient, as: Output.Type = Output.self
     ) async throws -> Output {
-        try await exchange(url, body: body, headers: headers, http: http, as: Output.self).output
+        try await exchange(url, parts: parts, headers: headers, http: http) { try ProtobufBody.decode($0) }.output
     }
 
-    /// `post`, with the answer's headers.
-    private static func exchange<Output: SwiftProtobuf.Message>(
-        _ url: String, body: ByteBuffer, headers: [(String, String)], http: HTTPClient, as: Output.Type
+    /// `post`, with the answer's headers and the answer's body read by `decode`.
+    private static func exchange<Output>(
+        _ url: String, parts: [ByteBuffer], headers: [(String, String)], http: HTTPClient, decode: (ByteBuffer) throws -> Output
     ) async throws -> (output: Output, headers: HTTPHeaders) {
         var request = HTTPClientRequest(url: url)
         request.method = .POST
         request.headers.add(name: "content-type", value: "application/protobuf")
         request.headers.add(name: "accept", value: "application/protobuf")
         for (name, value) in headers { request.headers.add(name: name, value: value) }
-        request.body = .bytes(body)
+        if parts.count == 1 {
+            request.body = .bytes(parts[0])
+        } else {
+            request.body = .stream(BufferSequence(parts), length: .known(Int64(parts.reduce(0) { $0 + $1.readableBytes })))
+        }
         let response: HTTPClientResponse
         do {
             response = try await http.execute(request, timeout: .seconds(timeoutSeconds))
@@ -111,9 +137,32 @@ public struct FleetClient: Sendable {
             throw FleetClientError(status: Int(response.status.code), detail: String(buffer: body))
         }
         do {
-            return (try ProtobufBody.decode(body), response.headers)
+            return (try decode(body), response.headers)
         } catch {
             throw FleetClientError(status: Int(response.status.code), detail: "the response of \(url) is not valid protobuf")
+        }
+    }
+}
+
+/// Buffers sent one after the other as a request body, without joining them (an async sequence, which is what a
+/// streamed body of async-http-client reads; each iteration starts from the first buffer, so a retried request
+/// sends them all again).
+struct BufferSequence: AsyncSequence, Sendable {
+    typealias Element = ByteBuffer
+    let buffers: [ByteBuffer]
+
+    init(_ buffers: [ByteBuffer]) { self.buffers = buffers }
+
+    func makeAsyncIterator() -> Iterator { Iterator(buffers: buffers) }
+
+    struct Iterator: AsyncIteratorProtocol {
+        let buffers: [ByteBuffer]
+        var index = 0
+
+        mutating func next() async -> ByteBuffer? {
+            guard index < buffers.count else { return nil }
+            defer { index += 1 }
+            return buffers[index]
         }
     }
 }

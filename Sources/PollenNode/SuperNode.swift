@@ -4,6 +4,7 @@ public import Logging
 public import PollenCore
 public import ServiceLifecycle
 import Foundation
+import NIOCore
 import PollenWire
 import SwiftProtobuf
 
@@ -265,13 +266,17 @@ public struct SuperNode: Sendable {
     private func pullObject(_ id: ObjectID, node: Flwr_Proto_Node, runID: UInt64) async throws -> FlowerObject {
         var wait = 0.05
         while true {
-            let (response, held) = try await client.poll("pull-object", Flwr_Proto_PullObjectRequest.with {
+            let (pulled, held) = try await client.poll("pull-object", Flwr_Proto_PullObjectRequest.with {
                 $0.node = node
                 $0.runID = runID
                 $0.objectID = id.rawValue
-            }, waitSeconds: configuration.pollSeconds, as: Flwr_Proto_PullObjectResponse.self)
+            }, waitSeconds: configuration.pollSeconds, carrying: Flwr_Proto_PullObjectResponse.self)
+            let response = pulled.message
             if response.objectAvailable {
-                return try FlowerObject(validating: [UInt8](response.objectContent), expectedID: id)
+                // The SuperLink checked the object's hash when it was pushed, and this node runs what its SuperLink
+                // sends anyway; hashing it again here would check the channel TLS already protects (Flower's
+                // SuperNode checks only the head, as `stored` does).
+                return try FlowerObject(stored: pulled.object ?? ByteBuffer(), id: id)
             }
             guard response.objectFound else {
                 throw FleetClientError(status: 404, detail: "object \(id) of a pulled message is unknown to the SuperLink")
@@ -310,7 +315,7 @@ public struct SuperNode: Sendable {
                 $0.runID = runID
                 $0.objectID = object.id.rawValue
                 $0.sessionID = response.sessionID
-            }, object: object.bytes, as: Flwr_Proto_PushObjectResponse.self)
+            }, object: object.buffer, as: Flwr_Proto_PushObjectResponse.self)
         }
     }
 }

@@ -1,6 +1,7 @@
 public import PollenCore
 public import PollenWire
 import GRDB
+import NIOCore
 import Foundation
 
 /// An `ObjectStore` in a SQLite file, durable across restarts.
@@ -76,8 +77,8 @@ public struct SQLiteObjectStore: ObjectStore {
         guard let stored else { return .unknown }
         guard let content = stored else { return .pending }
         do {
-            // Hashed when it was put; whoever receives it hashes it again.
-            return .available(try FlowerObject(stored: [UInt8](content), id: id))
+            // Hashed when it was put (as Flower's stores, it is not hashed again when read).
+            return .available(try FlowerObject(stored: ByteBuffer(bytes: content), id: id))
         } catch {
             throw StoreError(code: .corrupt, message: "stored object \(id) is damaged: \(error)")
         }

@@ -19,6 +19,20 @@ extension Flwr_Proto_PullObjectResponse: ObjectCarrying {
     public static var objectContentField: Int { 3 }
 }
 
+/// A Fleet or runtime API message and the object it carries, kept apart: the object stays in the buffer it arrived
+/// in, or goes out in its own, so `ProtobufBody` moves it without copying it.
+public struct CarriedObject<Message: ObjectCarrying>: Sendable {
+    /// The message, its object field empty.
+    public var message: Message
+    /// The object's bytes; nil when the message carries none.
+    public var object: ByteBuffer?
+
+    public init(_ message: Message, object: ByteBuffer?) {
+        self.message = message
+        self.object = object
+    }
+}
+
 /// Protobuf HTTP bodies of the Fleet and runtime APIs, in and out of NIO buffers.
 ///
 /// swift-protobuf serialises into an array that is then copied into the HTTP body, and parses a copy of the body
@@ -67,10 +81,27 @@ public enum ProtobufBody {
         }
     }
 
-    /// The HTTP body holding `message` with `object` in its object field: `encode(message)` with the field set to
-    /// `Data(object)`, without that copy.
-    public static func encode<Message: ObjectCarrying>(_ message: Message, object: [UInt8]) throws -> ByteBuffer {
-        try object.withUnsafeBytes { try encodeCarrying(message, content: $0) }
+    /// The HTTP body holding `carried`'s message with its object in the object field, as buffers to send one after
+    /// the other: the message's other fields with the object field's key and length, then the object's own buffer,
+    /// not copied.
+    public static func parts<Message: ObjectCarrying>(_ carried: CarriedObject<Message>) throws -> [ByteBuffer] {
+        let empty = UnsafeRawBufferPointer(start: nil, count: 0)
+        guard let object = carried.object, object.readableBytes > 0 else { return [try encodeCarrying(carried.message, content: empty)] }
+        return [try encodeCarrying(carried.message, content: empty, announcing: object.readableBytes), object]
+    }
+
+    /// The message `body` holds, its object field left empty and its object a buffer sharing `body`'s memory.
+    ///
+    /// - Throws: swift-protobuf's error, or `WireError.invalidMessage`, when `body` is not a valid `Message`.
+    public static func decodeCarried<Message: ObjectCarrying>(_ body: ByteBuffer, as: Message.Type = Message.self) throws -> CarriedObject<Message> {
+        let (message, content) = try body.withUnsafeReadableBytes { bytes -> (Message, Range<Int>?) in
+            guard let field = try lastLengthDelimitedField(Message.objectContentField, in: bytes) else {
+                return (try Message(serializedBytes: Array(bytes)), nil)
+            }
+            return (try others(of: field, in: bytes), field.content)
+        }
+        guard let content, !content.isEmpty else { return CarriedObject(message, object: nil) }
+        return CarriedObject(message, object: body.getSlice(at: body.readerIndex + content.lowerBound, length: content.count))
     }
 
     private static func encodeCarrying<Message: ObjectCarrying>(_ message: Message) throws -> ByteBuffer {
@@ -78,20 +109,33 @@ public enum ProtobufBody {
     }
 
     /// The message's other fields through swift-protobuf, then the object field: protobuf parsers merge fields in
-    /// the order they come, so the bytes mean the same message as swift-protobuf's own serialisation.
-    private static func encodeCarrying<Message: ObjectCarrying>(_ message: Message, content: UnsafeRawBufferPointer) throws -> ByteBuffer {
+    /// the order they come, so the bytes mean the same message as swift-protobuf's own serialisation. With
+    /// `announcing`, the field's key and that length are written but not its content, which the caller sends next.
+    private static func encodeCarrying<Message: ObjectCarrying>(
+        _ message: Message, content: UnsafeRawBufferPointer, announcing announced: Int? = nil
+    ) throws -> ByteBuffer {
         var others = message
         others.objectContent = Data()
         let head: [UInt8] = try others.serializedBytes()
+        let length = announced ?? content.count
         var body = ByteBuffer()
         body.reserveCapacity(head.count + 2 * 10 + content.count)
         body.writeBytes(head)
-        if !content.isEmpty {
+        if length > 0 {
             writeVarint(UInt64(Message.objectContentField << 3 | WireType.lengthDelimited), to: &body)
-            writeVarint(UInt64(content.count), to: &body)
+            writeVarint(UInt64(length), to: &body)
             body.writeBytes(content)
         }
         return body
+    }
+
+    /// The message made of `bytes`' fields before and after the object field `field`.
+    private static func others<Message: ObjectCarrying>(
+        of field: (record: Range<Int>, content: Range<Int>), in bytes: UnsafeRawBufferPointer
+    ) throws -> Message {
+        var message = try Message(serializedBytes: Array(bytes[..<field.record.lowerBound]))
+        try message.merge(serializedBytes: Array(bytes[field.record.upperBound...]))
+        return message
     }
 
     /// The fields before and after the object field through swift-protobuf; the object field is a `Data` over the
@@ -101,8 +145,7 @@ public enum ProtobufBody {
             guard let field = try lastLengthDelimitedField(Message.objectContentField, in: bytes) else {
                 return try Message(serializedBytes: Array(bytes))
             }
-            var message = try Message(serializedBytes: Array(bytes[..<field.record.lowerBound]))
-            try message.merge(serializedBytes: Array(bytes[field.record.upperBound...]))
+            var message: Message = try others(of: field, in: bytes)
             guard !field.content.isEmpty, let base = bytes.baseAddress else { return message }
             let owner = RetainedStorage(storage.retain())
             message.objectContent = Data(

@@ -101,7 +101,7 @@ func connect(_ node: TestNode, _ client: some TestClientProtocol) async throws -
                     $0.runID = run.rawValue
                     $0.objectID = id.rawValue
                 }, as: node, expecting: Flwr_Proto_PullObjectResponse.self)
-                fetched[id] = try FlowerObject(validating: [UInt8](object.output!.objectContent), expectedID: id)
+                fetched[id] = try FlowerObject(validating: ByteBuffer(bytes: object.output!.objectContent), expectedID: id)
             }
             let received = try MessageCodec.decode(root: encoded.root) { fetched[$0] }
             #expect(received.content == instruction.content)
@@ -171,8 +171,8 @@ func connect(_ node: TestNode, _ client: some TestClientProtocol) async throws -
 
             let run = try await handlers.state.createRun(config: [:], now: Date().timeIntervalSince1970)
             try await handlers.state.setRunStatus(run, to: .running)
-            var object = FlowerObject(type: .configRecord, children: [], body: [1, 2, 3]).bytes
-            let id0 = FlowerObject.hash(object)
+            var object = Array(FlowerObject(type: .configRecord, children: [], body: [1, 2, 3]).bytes)
+            let id0 = FlowerObject.hash(ByteBuffer(bytes: object))
             object[object.count - 1] = 9
             let forged = try await post(client, "push-object", Flwr_Proto_PushObjectRequest.with {
                 $0.node = .with { $0.nodeID = id }

@@ -97,11 +97,10 @@ import Testing
 
             async let held: (call: Call<Flwr_Proto_PullObjectResponse>, held: String?) = poll(client, "pull-object", request, as: node, waitSeconds: 15)
             try await Task.sleep(for: .milliseconds(300))
-            _ = try await runtime.pushObject(Flwr_Proto_PushObjectRequest.with {
+            _ = try await runtime.pushObject(CarriedObject(Flwr_Proto_PushObjectRequest.with {
                 $0.runID = run.rawValue
                 $0.objectID = chunk.id.rawValue
-                $0.objectContent = Data(chunk.bytes)
-            }, run: run)
+            }, object: chunk.buffer), run: run)
             let answer = try await held
             #expect(answer.call.output?.objectAvailable == true)
             #expect(answer.call.output?.objectContent == Data(chunk.bytes))

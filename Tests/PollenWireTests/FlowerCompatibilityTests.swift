@@ -1,4 +1,5 @@
 import Foundation
+import NIOCore
 import PollenCore
 import PollenWire
 import Testing
@@ -19,7 +20,7 @@ struct FlowerCompatibilityTests {
         else { return [] }
         return list.map { entry in
             let objects = (entry["objects"] as! [String: String]).map { id, base64 in
-                (ObjectID(id), try! FlowerObject(validating: [UInt8](Data(base64Encoded: base64)!), expectedID: ObjectID(id)))
+                (ObjectID(id), try! FlowerObject(validating: ByteBuffer(bytes: Data(base64Encoded: base64)!), expectedID: ObjectID(id)))
             }
             return Case(name: entry["name"] as! String, messageID: ObjectID(entry["message_id"] as! String),
                         objects: Dictionary(uniqueKeysWithValues: objects))

@@ -1,3 +1,4 @@
+import NIOCore
 import PollenCore
 @testable import PollenWire
 import SwiftProtobuf
@@ -24,9 +25,9 @@ import Testing
     static let good = FlowerObject(type: .configRecord, children: [], body: [1, 2, 3])
 
     @Test func bytesThatDoNotHashToTheirIDAreRejected() {
-        var bytes = Self.good.bytes
+        var bytes = Array(Self.good.bytes)
         bytes[bytes.count - 1] ^= 0xFF
-        let error = #expect(throws: WireError.self) { try FlowerObject(validating: bytes, expectedID: Self.good.id) }
+        let error = #expect(throws: WireError.self) { try FlowerObject(validating: ByteBuffer(bytes: bytes), expectedID: Self.good.id) }
         #expect(error?.code == .invalidObject)
         #expect(error?.message.contains("hash") == true)
     }
@@ -36,13 +37,26 @@ import Testing
         "ConfigRecord  -1\0",
     ])
     func malformedHeadsAreRejected(text: String) {
-        #expect(throws: WireError.self) { try FlowerObject(validating: Array(text.utf8)) }
+        #expect(throws: WireError.self) { try FlowerObject(validating: ByteBuffer(string: text)) }
     }
 
     @Test func aWellFormedObjectParses() throws {
-        let parsed = try FlowerObject(validating: Self.good.bytes, expectedID: Self.good.id)
+        let parsed = try FlowerObject(validating: Self.good.buffer, expectedID: Self.good.id)
         #expect(parsed == Self.good)
         #expect(Array(parsed.body) == [1, 2, 3])
+    }
+
+    @Test func anObjectKeepsTheBufferItArrivedInUnlessItIsAFractionOfIt() throws {
+        let chunk = FlowerObject(type: .arrayChunk, children: [], body: [UInt8](repeating: 7, count: 1 << 20))
+        // A body of one object and a little more: the object is read where it lies.
+        var body = ByteBuffer(bytes: [1, 2, 3])
+        body.writeImmutableBuffer(chunk.buffer)
+        let inBody = try FlowerObject(stored: body.getSlice(at: 3, length: chunk.buffer.readableBytes)!, id: chunk.id)
+        #expect(inBody == chunk && inBody.buffer.storageCapacity == body.storageCapacity)
+        // A small object in a large buffer is copied out, so that keeping it does not keep the buffer.
+        let large = ByteBuffer(bytes: Array(Self.good.bytes) + [UInt8](repeating: 0, count: 1 << 20))
+        let small = try FlowerObject(stored: large.getSlice(at: 0, length: Self.good.buffer.readableBytes)!, id: Self.good.id)
+        #expect(small == Self.good && small.buffer.storageCapacity < 4_096)
     }
 
     @Test func aMissingOrMistypedChildIsAnError() throws {

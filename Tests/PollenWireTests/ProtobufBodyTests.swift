@@ -17,12 +17,31 @@ import Testing
     @Test func writesWhatSwiftProtobufReadsBack() throws {
         let body = try ProtobufBody.encode(Self.push)
         #expect(try Flwr_Proto_PushObjectRequest(serializedBytes: Array(buffer: body)) == Self.push)
-        // Built from the object's bytes without a `Data`, the same message.
+        // The message and its object sent one after the other, the object from its own buffer: the same bytes.
         var others = Self.push
         others.objectContent = Data()
-        let fromBytes = try ProtobufBody.encode(others, object: [UInt8](Self.push.objectContent))
-        #expect(try Flwr_Proto_PushObjectRequest(serializedBytes: Array(buffer: fromBytes)) == Self.push)
-        #expect(fromBytes == body)
+        let object = ByteBuffer(bytes: Self.push.objectContent)
+        let parts = try ProtobufBody.parts(CarriedObject(others, object: object))
+        #expect(parts.count == 2 && parts[1] == object)
+        var joined = ByteBuffer()
+        for part in parts { joined.writeImmutableBuffer(part) }
+        #expect(joined == body)
+        // Without an object, the message alone.
+        #expect(try ProtobufBody.parts(CarriedObject(others, object: nil)) == [ProtobufBody.encode(others)])
+    }
+
+    @Test func readsTheObjectApartInTheBodysMemory() throws {
+        let body = try ProtobufBody.encode(Self.push)
+        let carried = try ProtobufBody.decodeCarried(body, as: Flwr_Proto_PushObjectRequest.self)
+        var others = Self.push
+        others.objectContent = Data()
+        #expect(carried.message == others)
+        let object = try #require(carried.object)
+        #expect(object.readableBytesView.elementsEqual(Self.push.objectContent))
+        #expect(object.storageCapacity == body.storageCapacity)
+        // A message without an object field carries none.
+        let pending = try ProtobufBody.decodeCarried(ProtobufBody.encode(Flwr_Proto_PullObjectResponse.with { $0.objectFound = true }), as: Flwr_Proto_PullObjectResponse.self)
+        #expect(pending.object == nil && pending.message.objectFound)
     }
 
     @Test func readsWhatSwiftProtobufWrites() throws {

@@ -1,5 +1,6 @@
 public import PollenCore
 import Foundation
+import NIOCore
 import PollenKernels
 import SwiftProtobuf
 
@@ -312,7 +313,7 @@ public enum MessageCodec {
             // stop a hostile list before it allocates.
             let (limit, overflow) = try Tensor.byteCount(dtype: known, shape: shapeSizes).addingReportingOverflow(NPYFormat.maximumHeaderBytes)
             guard !overflow else { throw WireError(code: .invalidObject, message: "array \(id) has a shape too large to hold") }
-            var chunks = [ArraySlice<UInt8>]()
+            var chunks = [ByteBufferView]()
             var total = 0
             for value in indexValues {
                 guard case .number(let number) = value, let index = Int(exactly: number), object.children.indices.contains(index) else {
@@ -345,7 +346,7 @@ public enum MessageCodec {
             }
             // The data stays in the chunks it came in, read where it is (`Tensor.withUnsafePieces`) unless a reader
             // asks for it in one buffer. A peer whose chunks split an element gets the data copied into one here.
-            var pieces = [ArraySlice<UInt8>]()
+            var pieces = [ByteBufferView]()
             var skipped = header.dataOffset
             for chunk in chunks {
                 let part = chunk.dropFirst(skipped)
@@ -374,12 +375,12 @@ public enum MessageCodec {
 /// Keeps the chunks a tensor's pieces point into alive: each slice holds its object's bytes, which are never
 /// written, so the elements stay at the address taken when the pieces were made.
 private final class ChunkPieces: Sendable {
-    let slices: [ArraySlice<UInt8>]
+    let slices: [ByteBufferView]
 
-    private init(_ slices: [ArraySlice<UInt8>]) { self.slices = slices }
+    private init(_ slices: [ByteBufferView]) { self.slices = slices }
 
     /// The pieces of `slices`, owned by one of these.
-    static func hold(_ slices: [ArraySlice<UInt8>]) -> TensorPieces {
+    static func hold(_ slices: [ByteBufferView]) -> TensorPieces {
         let owner = ChunkPieces(slices)
         return TensorPieces(owner.slices.map { slice in slice.withUnsafeBytes { $0 } }, owner: owner)
     }
