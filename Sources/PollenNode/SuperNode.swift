@@ -76,11 +76,22 @@ public struct SuperNode: Sendable {
         }
         logger.info("stopping: deactivating the node", metadata: ["pollen.node.id": "\(node)"])
         // Sent even when the shutdown's grace ran out and this task is cancelled: the SuperLink must not wait on the node.
+        // A SuperLink that is gone would hold the call up to the HTTP client's connect timeout (10 s): give up sooner.
         await Task { [client, node] in
-            _ = try? await client.call("deactivate-node", Flwr_Proto_DeactivateNodeRequest.with { $0.nodeID = node.rawValue },
-                                       as: Flwr_Proto_DeactivateNodeResponse.self)
+            await withTaskGroup(of: Void.self) { group in
+                group.addTask {
+                    _ = try? await client.call("deactivate-node", Flwr_Proto_DeactivateNodeRequest.with { $0.nodeID = node.rawValue },
+                                               as: Flwr_Proto_DeactivateNodeResponse.self)
+                }
+                group.addTask { try? await Task.sleep(for: .seconds(Self.deactivationSeconds)) }
+                await group.next()
+                group.cancelAll()
+            }
         }.value
     }
+
+    /// How long a stopping node tries to tell its SuperLink that it is going offline.
+    static let deactivationSeconds = 3.0
 
     /// Pulls and handles messages until the node is asked to stop, reconnecting (and updating `node`) as needed.
     private func serve(from node: inout NodeID, states: NodeStates, current: CurrentNode) async {
@@ -133,19 +144,13 @@ public struct SuperNode: Sendable {
         var backoff = 0.5
         while !Self.stopping {
             do {
-                do {
-                    _ = try await client.call("register-node", Flwr_Proto_RegisterNodeFleetRequest.with { $0.publicKey = client.publicKey },
-                                              as: Flwr_Proto_RegisterNodeFleetResponse.self)
-                } catch let error as FleetClientError where error.status == 412 {
-                    // Already registered (a restart), or registration is the operator's job: activate either way.
-                }
-                let response = try await client.call("activate-node", Flwr_Proto_ActivateNodeRequest.with {
-                    $0.publicKey = client.publicKey
-                    $0.heartbeatInterval = configuration.heartbeatInterval
-                }, as: Flwr_Proto_ActivateNodeResponse.self)
-                let node = NodeID(response.nodeID)
+                // A shutdown cuts an attempt short: the HTTP client retries an unreachable SuperLink up to its
+                // connect timeout (10 s) before the call fails.
+                let node = try await cancelWhenGracefulShutdown { try await self.registerAndActivate() }
                 logger.info("connected to the SuperLink", metadata: ["pollen.node.id": "\(node)", "superlink": "\(configuration.superLinkURL)"])
                 return node
+            } catch is CancellationError {
+                return nil
             } catch let error as FleetClientError where error.isTransient || error.status == 412 {
                 // 412 on activation: the SuperLink still sees this node online from before a crash; it goes offline
                 // after two missed heartbeats.
@@ -155,6 +160,22 @@ public struct SuperNode: Sendable {
             }
         }
         return nil
+    }
+
+    /// Registers the node (a SuperLink that knows it already, or leaves registration to its operator, answers 412)
+    /// and activates it.
+    private func registerAndActivate() async throws -> NodeID {
+        do {
+            _ = try await client.call("register-node", Flwr_Proto_RegisterNodeFleetRequest.with { $0.publicKey = client.publicKey },
+                                      as: Flwr_Proto_RegisterNodeFleetResponse.self)
+        } catch let error as FleetClientError where error.status == 412 {
+            // Already registered (a restart), or registration is the operator's job: activate either way.
+        }
+        let response = try await client.call("activate-node", Flwr_Proto_ActivateNodeRequest.with {
+            $0.publicKey = client.publicKey
+            $0.heartbeatInterval = configuration.heartbeatInterval
+        }, as: Flwr_Proto_ActivateNodeResponse.self)
+        return NodeID(response.nodeID)
     }
 
     /// Sends heartbeats at 70–90% of (interval − 5 s), as Flower's SuperNode does, for the node's current id.

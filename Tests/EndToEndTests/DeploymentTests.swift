@@ -213,6 +213,22 @@ func finalAccuracy(_ output: String) -> Double? {
         #expect(runs.standardOutput.contains("shut down while this run was running"), "\(runs.standardOutput)")
     }
 
+    /// A SuperNode whose SuperLink is gone stops soon after SIGTERM: neither its attempt to reconnect nor its
+    /// goodbye to the SuperLink waits out the HTTP client's connect timeout (10 s each; it took 18 s).
+    @Test func aSuperNodeWithoutItsSuperLinkStopsSoonAfterSIGTERM() throws {
+        var federation = try Federation.start()
+        defer { federation.stop() }
+        try federation.addNode(csv: "site0.csv")
+        federation.superLink.kill()
+        let node = federation.nodes[0]
+        try node.waitFor("SuperLink unavailable; reconnecting")
+        // Past the first pause (0.5 s): the node is trying to register again.
+        usleep(1_500_000)
+        kill(node.pid, SIGTERM)
+        #expect(try node.waitForExit(timeoutSeconds: 8) == 0, "\(node.printed)")
+        #expect(node.printed.contains("stopping: deactivating the node"), "\(node.printed)")
+    }
+
     /// Each run's ServerApp is a process of its own: one that dies fails its run with the reason, and the SuperLink
     /// and its nodes serve the next run.
     @Test func aServerAppProcessThatDiesFailsItsRunAndTheSuperLinkKeepsServing() throws {
