@@ -3,7 +3,7 @@ public import NIOCore
 public import SwiftProtobuf
 
 /// A Fleet or runtime API message whose `bytes` field carries one content-addressed object (an array chunk of up to
-/// 5 MiB and its head): `ProtobufBody` writes and reads that field itself.
+/// 5 MiB and its head): `ProtobufBody.parts` and `decodeCarried` write and read that field themselves.
 public protocol ObjectCarrying: SwiftProtobuf.Message {
     /// The number of the `bytes` field holding the object.
     static var objectContentField: Int { get }
@@ -36,26 +36,19 @@ public struct CarriedObject<Message: ObjectCarrying>: Sendable {
 /// Protobuf HTTP bodies of the Fleet and runtime APIs, in and out of NIO buffers.
 ///
 /// swift-protobuf serialises into an array that is then copied into the HTTP body, and parses a copy of the body
-/// into a message whose `bytes` field is another copy. For a message carrying an object (`ObjectCarrying`) this
-/// type writes the object's field itself, copying its bytes once, straight into the body; and reading gives the
-/// message an object field that shares the body's memory. Everything else goes through swift-protobuf.
+/// into a message whose `bytes` field is another copy. That is fine for small messages (`encode`, `decode`); a
+/// message carrying an object (`ObjectCarrying`) instead keeps the object apart (`CarriedObject`): it goes out from
+/// its own buffer after the message's other fields (`parts`), and comes in as a slice of the body (`decodeCarried`).
 public enum ProtobufBody {
-    /// The HTTP body holding `message`.
+    /// The HTTP body holding `message`, through swift-protobuf.
     public static func encode(_ message: some SwiftProtobuf.Message) throws -> ByteBuffer {
-        if let carrying = message as? any ObjectCarrying { return try encodeCarrying(carrying) }
         let bytes: [UInt8] = try message.serializedBytes()
         return ByteBuffer(bytes: bytes)
     }
 
-    /// The message `body` holds.
-    ///
-    /// - Throws: swift-protobuf's error, or `WireError.invalidMessage`, when `body` is not a valid `Message`.
+    /// The message `body` holds, through swift-protobuf.
     public static func decode<Message: SwiftProtobuf.Message>(_ body: ByteBuffer, as: Message.Type = Message.self) throws -> Message {
-        if let carrying = Message.self as? any ObjectCarrying.Type {
-            // `decodeCarrying` returns the type it was given, which is `Message`.
-            return try decodeCarrying(carrying, body) as! Message
-        }
-        return try Message(serializedBytes: Array(buffer: body))
+        try Message(serializedBytes: Array(buffer: body))
     }
 
     /// Collects an HTTP body into one buffer, reserving its announced `length` (its `Content-Length`) once rather
@@ -85,9 +78,8 @@ public enum ProtobufBody {
     /// the other: the message's other fields with the object field's key and length, then the object's own buffer,
     /// not copied.
     public static func parts<Message: ObjectCarrying>(_ carried: CarriedObject<Message>) throws -> [ByteBuffer] {
-        let empty = UnsafeRawBufferPointer(start: nil, count: 0)
-        guard let object = carried.object, object.readableBytes > 0 else { return [try encodeCarrying(carried.message, content: empty)] }
-        return [try encodeCarrying(carried.message, content: empty, announcing: object.readableBytes), object]
+        guard let object = carried.object, object.readableBytes > 0 else { return [try head(of: carried.message, announcing: 0)] }
+        return [try head(of: carried.message, announcing: object.readableBytes), object]
     }
 
     /// The message `body` holds, its object field left empty and its object a buffer sharing `body`'s memory.
@@ -104,29 +96,21 @@ public enum ProtobufBody {
         return CarriedObject(message, object: body.getSlice(at: body.readerIndex + content.lowerBound, length: content.count))
     }
 
-    private static func encodeCarrying<Message: ObjectCarrying>(_ message: Message) throws -> ByteBuffer {
-        try message.objectContent.withUnsafeBytes { try encodeCarrying(message, content: $0) }
-    }
-
-    /// The message's other fields through swift-protobuf, then the object field: protobuf parsers merge fields in
-    /// the order they come, so the bytes mean the same message as swift-protobuf's own serialisation. With
-    /// `announcing`, the field's key and that length are written but not its content, which the caller sends next.
-    private static func encodeCarrying<Message: ObjectCarrying>(
-        _ message: Message, content: UnsafeRawBufferPointer, announcing announced: Int? = nil
-    ) throws -> ByteBuffer {
+    /// The message's other fields through swift-protobuf, then the object field's key and a `length` (none when it
+    /// is 0): protobuf parsers merge fields in the order they come, so with the object's bytes after it this means the
+    /// same message as swift-protobuf's own serialisation.
+    private static func head<Message: ObjectCarrying>(of message: Message, announcing length: Int) throws -> ByteBuffer {
         var others = message
         others.objectContent = Data()
-        let head: [UInt8] = try others.serializedBytes()
-        let length = announced ?? content.count
-        var body = ByteBuffer()
-        body.reserveCapacity(head.count + 2 * 10 + content.count)
-        body.writeBytes(head)
+        let fields: [UInt8] = try others.serializedBytes()
+        var head = ByteBuffer()
+        head.reserveCapacity(fields.count + 2 * 10)
+        head.writeBytes(fields)
         if length > 0 {
-            writeVarint(UInt64(Message.objectContentField << 3 | WireType.lengthDelimited), to: &body)
-            writeVarint(UInt64(length), to: &body)
-            body.writeBytes(content)
+            writeVarint(UInt64(Message.objectContentField << 3 | WireType.lengthDelimited), to: &head)
+            writeVarint(UInt64(length), to: &head)
         }
-        return body
+        return head
     }
 
     /// The message made of `bytes`' fields before and after the object field `field`.
@@ -136,24 +120,6 @@ public enum ProtobufBody {
         var message = try Message(serializedBytes: Array(bytes[..<field.record.lowerBound]))
         try message.merge(serializedBytes: Array(bytes[field.record.upperBound...]))
         return message
-    }
-
-    /// The fields before and after the object field through swift-protobuf; the object field is a `Data` over the
-    /// body's own memory, which it keeps alive.
-    private static func decodeCarrying<Message: ObjectCarrying>(_ type: Message.Type, _ body: ByteBuffer) throws -> Message {
-        try body.withUnsafeReadableBytesWithStorageManagement { bytes, storage in
-            guard let field = try lastLengthDelimitedField(Message.objectContentField, in: bytes) else {
-                return try Message(serializedBytes: Array(bytes))
-            }
-            var message: Message = try others(of: field, in: bytes)
-            guard !field.content.isEmpty, let base = bytes.baseAddress else { return message }
-            let owner = RetainedStorage(storage.retain())
-            message.objectContent = Data(
-                bytesNoCopy: UnsafeMutableRawPointer(mutating: base + field.content.lowerBound), count: field.content.count,
-                deallocator: .custom { _, _ in owner.release() }
-            )
-            return message
-        }
     }
 
     /// Where the last top-level occurrence of length-delimited field `number` lies in `bytes`: the whole record
@@ -217,12 +183,4 @@ public enum ProtobufBody {
         static let lengthDelimited = 2
         static let fixed32 = 5
     }
-}
-
-/// A retained NIO buffer storage that a `Data` sharing its memory releases when it is freed. The storage is
-/// immutable while shared: a `ByteBuffer` writing to it would copy it first.
-private final class RetainedStorage: @unchecked Sendable {
-    private let storage: Unmanaged<AnyObject>
-    init(_ storage: Unmanaged<AnyObject>) { self.storage = storage }
-    func release() { storage.release() }
 }

@@ -14,47 +14,42 @@ import Testing
         $0.sessionID = "session"
     }
 
-    @Test func writesWhatSwiftProtobufReadsBack() throws {
-        let body = try ProtobufBody.encode(Self.push)
-        #expect(try Flwr_Proto_PushObjectRequest(serializedBytes: Array(buffer: body)) == Self.push)
-        // The message and its object sent one after the other, the object from its own buffer: the same bytes.
-        var others = Self.push
+    /// `push` without its object.
+    static var others: Flwr_Proto_PushObjectRequest {
+        var others = push
         others.objectContent = Data()
+        return others
+    }
+
+    @Test func writesWhatSwiftProtobufReadsBack() throws {
+        // The message's other fields, then the object from its own buffer: swift-protobuf reads the same message.
         let object = ByteBuffer(bytes: Self.push.objectContent)
-        let parts = try ProtobufBody.parts(CarriedObject(others, object: object))
+        let parts = try ProtobufBody.parts(CarriedObject(Self.others, object: object))
         #expect(parts.count == 2 && parts[1] == object)
         var joined = ByteBuffer()
         for part in parts { joined.writeImmutableBuffer(part) }
-        #expect(joined == body)
+        #expect(try Flwr_Proto_PushObjectRequest(serializedBytes: Array(buffer: joined)) == Self.push)
         // Without an object, the message alone.
-        #expect(try ProtobufBody.parts(CarriedObject(others, object: nil)) == [ProtobufBody.encode(others)])
-    }
-
-    @Test func readsTheObjectApartInTheBodysMemory() throws {
-        let body = try ProtobufBody.encode(Self.push)
-        let carried = try ProtobufBody.decodeCarried(body, as: Flwr_Proto_PushObjectRequest.self)
-        var others = Self.push
-        others.objectContent = Data()
-        #expect(carried.message == others)
-        let object = try #require(carried.object)
-        #expect(object.readableBytesView.elementsEqual(Self.push.objectContent))
-        #expect(object.storageCapacity == body.storageCapacity)
-        // A message without an object field carries none.
-        let pending = try ProtobufBody.decodeCarried(ProtobufBody.encode(Flwr_Proto_PullObjectResponse.with { $0.objectFound = true }), as: Flwr_Proto_PullObjectResponse.self)
-        #expect(pending.object == nil && pending.message.objectFound)
+        #expect(try ProtobufBody.parts(CarriedObject(Self.others, object: nil)) == [ProtobufBody.encode(Self.others)])
     }
 
     @Test func readsWhatSwiftProtobufWrites() throws {
         // swift-protobuf writes fields in number order: the session id follows the object.
-        let written: [UInt8] = try Self.push.serializedBytes()
-        #expect(try ProtobufBody.decode(ByteBuffer(bytes: written), as: Flwr_Proto_PushObjectRequest.self) == Self.push)
-        // And its own encoding, object last.
-        #expect(try ProtobufBody.decode(ProtobufBody.encode(Self.push), as: Flwr_Proto_PushObjectRequest.self) == Self.push)
+        let carried = try ProtobufBody.decodeCarried(ProtobufBody.encode(Self.push), as: Flwr_Proto_PushObjectRequest.self)
+        #expect(carried.message == Self.others)
+        #expect(carried.object.map { Data($0.readableBytesView) } == Self.push.objectContent)
         // A pull's answer, whose object is its last field, and one without an object.
         let pulled = Flwr_Proto_PullObjectResponse.with { $0.objectFound = true; $0.objectAvailable = true; $0.objectContent = Data([1, 2, 3]) }
-        #expect(try ProtobufBody.decode(ProtobufBody.encode(pulled), as: Flwr_Proto_PullObjectResponse.self) == pulled)
-        let pending = Flwr_Proto_PullObjectResponse.with { $0.objectFound = true }
-        #expect(try ProtobufBody.decode(ProtobufBody.encode(pending), as: Flwr_Proto_PullObjectResponse.self) == pending)
+        let answer = try ProtobufBody.decodeCarried(ProtobufBody.encode(pulled), as: Flwr_Proto_PullObjectResponse.self)
+        #expect(answer.message.objectAvailable && answer.message.objectContent.isEmpty && answer.object == ByteBuffer(bytes: [1, 2, 3]))
+        let pending = try ProtobufBody.decodeCarried(ProtobufBody.encode(Flwr_Proto_PullObjectResponse.with { $0.objectFound = true }), as: Flwr_Proto_PullObjectResponse.self)
+        #expect(pending.object == nil && pending.message.objectFound)
+    }
+
+    @Test func theObjectIsASliceOfTheBody() throws {
+        let body = try ProtobufBody.encode(Self.push)
+        let object = try #require(try ProtobufBody.decodeCarried(body, as: Flwr_Proto_PushObjectRequest.self).object)
+        #expect(object.storageCapacity == body.storageCapacity)
     }
 
     @Test func aLaterObjectFieldWins() throws {
@@ -62,29 +57,28 @@ import Testing
         let first = Flwr_Proto_PushObjectRequest.with { $0.objectID = "a"; $0.objectContent = Data([1, 2, 3]) }
         let second = Flwr_Proto_PushObjectRequest.with { $0.runID = 9; $0.objectContent = Data([4, 5]) }
         let joined: [UInt8] = try first.serializedBytes() + second.serializedBytes()
-        let decoded = try ProtobufBody.decode(ByteBuffer(bytes: joined), as: Flwr_Proto_PushObjectRequest.self)
-        #expect(decoded == (try Flwr_Proto_PushObjectRequest(serializedBytes: joined)))
-        #expect(decoded.objectContent == Data([4, 5]) && decoded.objectID == "a" && decoded.runID == 9)
+        let decoded = try ProtobufBody.decodeCarried(ByteBuffer(bytes: joined), as: Flwr_Proto_PushObjectRequest.self)
+        #expect(decoded.object == ByteBuffer(bytes: [4, 5]) && decoded.message.objectID == "a" && decoded.message.runID == 9)
     }
 
     @Test func theObjectOutlivesAndIgnoresItsBody() throws {
         var body = try ProtobufBody.encode(Self.push)
-        let decoded = try ProtobufBody.decode(body, as: Flwr_Proto_PushObjectRequest.self)
-        // Writing over the body copies its memory first: the decoded object shares it and must not change.
+        let object = try #require(try ProtobufBody.decodeCarried(body, as: Flwr_Proto_PushObjectRequest.self).object)
+        // Writing over the body copies its memory first: the object shares it and must not change.
         body.setBytes([UInt8](repeating: 0xFF, count: body.readableBytes), at: body.readerIndex)
         body = ByteBuffer()
-        #expect(decoded.objectContent == Self.push.objectContent)
+        #expect(Data(object.readableBytesView) == Self.push.objectContent)
     }
 
     @Test func refusesBodiesThatEndInsideAField() throws {
         let body = try ProtobufBody.encode(Self.push)
         for cut in [1, 60, body.readableBytes / 2, body.readableBytes - 1] {
             let truncated = body.getSlice(at: body.readerIndex, length: cut)!
-            #expect(throws: (any Error).self, "cut at \(cut)") { try ProtobufBody.decode(truncated, as: Flwr_Proto_PushObjectRequest.self) }
+            #expect(throws: (any Error).self, "cut at \(cut)") { try ProtobufBody.decodeCarried(truncated, as: Flwr_Proto_PushObjectRequest.self) }
         }
         // A length past the end, and a wire type (3, a group) that protobuf 3 never uses.
-        #expect(throws: WireError.self) { try ProtobufBody.decode(ByteBuffer(bytes: [0x22, 0x80, 0x01, 0x00]), as: Flwr_Proto_PushObjectRequest.self) }
-        #expect(throws: WireError.self) { try ProtobufBody.decode(ByteBuffer(bytes: [0x0B, 0x0C]), as: Flwr_Proto_PushObjectRequest.self) }
+        #expect(throws: WireError.self) { try ProtobufBody.decodeCarried(ByteBuffer(bytes: [0x22, 0x80, 0x01, 0x00]), as: Flwr_Proto_PushObjectRequest.self) }
+        #expect(throws: WireError.self) { try ProtobufBody.decodeCarried(ByteBuffer(bytes: [0x0B, 0x0C]), as: Flwr_Proto_PushObjectRequest.self) }
     }
 
     @Test func collectsFragmentsIntoOneBuffer() async throws {
