@@ -325,7 +325,8 @@ public struct SuperNode: Sendable {
         let response = try await client.call("push-messages", Flwr_Proto_PushMessagesRequest.with {
             $0.node = node
             $0.messagesList = [message]
-            $0.messageObjectTrees = reply.hasError ? [] : [encoded.tree.proto]
+            // Flower's SuperLink reads the first tree of every push, an error reply's (its message object alone) too.
+            $0.messageObjectTrees = [encoded.tree.proto]
             $0.clientappRuntimeList = [runtime]
         }, as: Flwr_Proto_PushMessagesResponse.self)
         let wanted = Set(response.objectsToPush)

@@ -13,8 +13,9 @@ enum FlowerInstall {
     }()
 }
 
-/// Flower peers in a Pollen federation: Flower's own SuperNode connects to a Pollen SuperLink over the Fleet API,
-/// authenticating with Flower's signature headers.
+/// Flower and Pollen in one federation: Flower's own SuperNode connects to a Pollen SuperLink over the Fleet API,
+/// authenticating with Flower's signature headers; and Flower's SuperLink, driving a Flower ServerApp, runs its
+/// rounds on Pollen SuperNodes beside a Flower one.
 @Suite(.serialized, .enabled(if: FlowerInstall.binDirectory != nil, "Flower 1.42 could not be installed (scripts/flower-venv failed); interop tests skipped"))
 struct FlowerInteropTests {
     @Test func flowersSuperNodeRegistersActivatesAndPolls() throws {
@@ -49,6 +50,100 @@ struct FlowerInteropTests {
         // It keeps polling with signed requests; the Pollen SuperLink keeps it online.
         usleep(1_500_000)
         #expect(try nodes().contains("online"))
+    }
+
+    /// `flwr run` of the model-transfer benchmark's Flower app (`bench/transfer/flower/app`: FedAvg of one random
+    /// float32 array, to which every node adds 0.001) on Flower's SuperLink, with three SuperNodes: Flower's, a
+    /// Pollen one running the same app built in, and a Pollen one whose ClientApp always outlives its time limit.
+    /// Every round counts two results and the third node's failure, with its reason; the final model is the
+    /// initial one plus 0.001 a round, at its first and last parameter (in the first and last of its three chunks).
+    @Test func flowersSuperLinkRunsRoundsOnPollenSuperNodesBesideAFlowerOne() throws {
+        let bin = FlowerInstall.binDirectory!
+        let directory = try freshDirectory()
+        let flowerEnvironment = [
+            "FLWR_TELEMETRY_ENABLED": "0",
+            // Flower's daemons start `flower-superexec`, `flwr-serverapp` and `flwr-clientapp` by name.
+            "PATH": bin.path + ":" + (ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin"),
+        ]
+        func flower(_ executable: String, _ arguments: [String], home: String) throws -> RunningProcess {
+            let folder = directory.appendingPathComponent(home)
+            try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+            return try RunningProcess(
+                arguments, in: folder, executable: bin.appendingPathComponent(executable),
+                environment: flowerEnvironment.merging(["FLWR_HOME": folder.path]) { $1 }
+            )
+        }
+        let port = try freePort()
+        let superLink = try flower("flower-superlink", [
+            "--insecure", "--isolation", "subprocess", "--host", "127.0.0.1", "--port", String(port),
+            "--disable-runtime-dependency-installation",
+        ], home: "superlink")
+        var daemons = [superLink]
+        defer { for daemon in daemons { daemon.killWithDescendants() } }
+        try superLink.waitFor("Uvicorn running on", timeoutSeconds: 90)
+        let address = "127.0.0.1:\(port)"
+        daemons.append(try flower("flower-supernode", [
+            "--insecure", "--superlink", address, "--isolation", "subprocess", "--host", "127.0.0.1", "--port", String(try freePort()),
+        ], home: "flower-supernode"))
+        for options in [[], ["--clientapp-timeout", "0.01"]] {
+            let node = try RunningProcess(["supernode", "--insecure", "--superlink", address] + options, in: directory)
+            try node.waitFor("connected to the SuperLink")
+            daemons.append(node)
+        }
+
+        // The CLI's connection to Flower's SuperLink, in its FLWR_HOME.
+        let cli = directory.appendingPathComponent("cli")
+        try FileManager.default.createDirectory(at: cli, withIntermediateDirectories: true)
+        try """
+            [superlink]
+            default = "local"
+            [superlink.local]
+            address = "\(address)"
+            insecure = true
+            """.write(to: cli.appendingPathComponent("config.toml"), atomically: true, encoding: .utf8)
+        func flwr(_ arguments: [String]) throws -> PollenProcess {
+            try PollenProcess.run(
+                arguments, in: cli, environment: flowerEnvironment.merging(["FLWR_HOME": cli.path]) { $1 },
+                executable: bin.appendingPathComponent("flwr")
+            )
+        }
+        let deadline = Date().addingTimeInterval(90)
+        var listing = ""
+        repeat {
+            listing = try flwr(["supernode", "ls", "local", "--format", "json"]).standardOutput
+            if listing.components(separatedBy: "\"online\"").count - 1 >= 3 { break }
+            usleep(500_000)
+        } while Date() < deadline
+        #expect(listing.components(separatedBy: "\"online\"").count - 1 == 3, "not every SuperNode came online:\n\(listing)")
+
+        let app = directory.appendingPathComponent("app")
+        try FileManager.default.copyItem(at: Federation.repositoryRoot.appendingPathComponent("bench/transfer/flower/app"), to: app)
+        // `app` is for the Pollen SuperNodes, which read a run's settings from `get-run`; Flower's ignore it, but
+        // refuse a setting the app does not declare.
+        let manifest = app.appendingPathComponent("pyproject.toml")
+        try (try String(contentsOf: manifest, encoding: .utf8) + "app = \"tabular\"\n").write(to: manifest, atomically: true, encoding: .utf8)
+        let parameters = 3_000_000
+        let run = try RunningProcess([
+            "run", app.path, "local", "--stream",
+            "--run-config", "num-server-rounds=2 model-parameters=\(parameters) initial-model=\"random\" app=\"model-transfer\"",
+        ], in: cli, executable: bin.appendingPathComponent("flwr"), environment: flowerEnvironment.merging(["FLWR_HOME": cli.path]) { $1 })
+        daemons.append(run)
+        // A reply Flower's SuperLink refused would leave the ServerApp waiting for it, with no end.
+        let status = try run.waitForExit(timeoutSeconds: 120)
+        let log = run.printed
+        #expect(status == 0, "flwr run failed:\n\(log)")
+        #expect(log.components(separatedBy: "Received 2 results and 1 failures").count - 1 == 2, "\(log)")
+        #expect(log.contains("time limit"), "the failure's reason did not reach Flower's ServerApp:\n\(log)")
+
+        // The initial model's first and last parameter, as the ServerApp draws them, plus two rounds of 0.001.
+        let python = bin.appendingPathComponent("python")
+        let initial = try PollenProcess.run([
+            "-c", "import numpy as np; w = np.random.default_rng(0).uniform(-1, 1, \(parameters)).astype(np.float32); print(w[0], w[-1])",
+        ], in: directory, executable: python).standardOutput.split(separator: " ").compactMap { Double($0.trimmingCharacters(in: .whitespacesAndNewlines)) }
+        let total = log.range(of: #"TOTAL [0-9.]+ w\[0\]=-?[0-9.]+ w\[-1\]=-?[0-9.]+"#, options: .regularExpression).map { String(log[$0]) } ?? ""
+        let final = total.split(separator: "=").dropFirst().compactMap { Double($0.split(separator: " ").first ?? "") }
+        try #require(initial.count == 2 && final.count == 2, "no final model in:\n\(log)")
+        for (start, end) in zip(initial, final) { #expect(abs(end - (start + 0.002)) < 1e-5, "\(total) from \(initial)") }
     }
 }
 

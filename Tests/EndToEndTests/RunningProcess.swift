@@ -1,17 +1,22 @@
 import Foundation
 import Synchronization
 
-/// A `pollen` process that keeps running (a daemon, or a command followed while it runs), with everything it
-/// prints collected, so a test can wait for a line, then stop or kill it. Killed when released.
+/// A `pollen` process (or a peer's, such as Flower's) that keeps running (a daemon, or a command followed while it
+/// runs), with everything it prints collected, so a test can wait for a line, then stop or kill it. Killed when
+/// released.
 final class RunningProcess: Sendable {
     private let process: Process
     private let output = OutputBuffer()
 
-    init(_ arguments: [String], in directory: URL) throws {
+    /// Starts `executable arguments` in `directory`, with `environment` added to this process's.
+    init(
+        _ arguments: [String], in directory: URL, executable: URL = PollenProcess.executable, environment: [String: String] = [:]
+    ) throws {
         let process = Process()
-        process.executableURL = PollenProcess.executable
+        process.executableURL = executable
         process.arguments = arguments
         process.currentDirectoryURL = directory
+        if !environment.isEmpty { process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 } }
         let pipe = Pipe()
         process.standardOutput = pipe
         process.standardError = pipe
@@ -31,6 +36,9 @@ final class RunningProcess: Sendable {
 
     deinit { kill() }
 
+    /// The program's name and arguments, for messages.
+    private var commandLine: String { "\(process.executableURL?.lastPathComponent ?? "?") \(process.arguments ?? [])" }
+
     /// Everything printed so far.
     var printed: String { output.text }
 
@@ -39,8 +47,9 @@ final class RunningProcess: Sendable {
     var pid: Int32 { process.processIdentifier }
 
     /// The processes this one started, with their command lines, from `/proc`.
-    var children: [(pid: Int32, commandLine: String)] {
-        let pid = process.processIdentifier
+    var children: [(pid: Int32, commandLine: String)] { Self.children(of: process.processIdentifier) }
+
+    private static func children(of pid: Int32) -> [(pid: Int32, commandLine: String)] {
         let entries = (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []
         return entries.compactMap { entry in
             guard let child = Int32(entry), let stat = try? String(contentsOfFile: "/proc/\(entry)/stat", encoding: .utf8),
@@ -60,18 +69,18 @@ final class RunningProcess: Sendable {
             let text = printed
             if let range = text.range(of: pattern, options: .regularExpression) { return String(text[range]) }
             if !process.isRunning, output.isClosed, printed.range(of: pattern, options: .regularExpression) == nil {
-                throw TestFailure("pollen \(process.arguments ?? []) exited (\(process.terminationStatus)) before printing /\(pattern)/:\n\(printed)")
+                throw TestFailure("\(commandLine) exited (\(process.terminationStatus)) before printing /\(pattern)/:\n\(printed)")
             }
             usleep(50_000)
         }
-        throw TestFailure("pollen \(process.arguments ?? []) did not print /\(pattern)/ in \(Int(timeoutSeconds)) s:\n\(printed)")
+        throw TestFailure("\(commandLine) did not print /\(pattern)/ in \(Int(timeoutSeconds)) s:\n\(printed)")
     }
 
     /// Waits for the process to exit; returns its status.
     func waitForExit(timeoutSeconds: Double = 120) throws -> Int32 {
         let deadline = Date().addingTimeInterval(timeoutSeconds)
         while process.isRunning {
-            guard Date() < deadline else { throw TestFailure("pollen \(process.arguments ?? []) still runs after \(Int(timeoutSeconds)) s:\n\(printed)") }
+            guard Date() < deadline else { throw TestFailure("\(commandLine) still runs after \(Int(timeoutSeconds)) s:\n\(printed)") }
             usleep(50_000)
         }
         // Everything it printed: read until the pipe closes (later, if a process it started still holds it open).
@@ -90,6 +99,20 @@ final class RunningProcess: Sendable {
     func kill() {
         if process.isRunning { Foundation.kill(process.processIdentifier, SIGKILL) }
         process.waitUntilExit()
+    }
+
+    /// SIGKILL to this process and every process it started, theirs included, even those in a session of their
+    /// own (Flower's daemons start their SuperExec so, and do not stop promptly on SIGTERM).
+    func killWithDescendants() {
+        var pending = [process.processIdentifier]
+        var found = [Int32]()
+        while let pid = pending.popLast() {
+            let children = Self.children(of: pid).map(\.pid)
+            found += children
+            pending += children
+        }
+        kill()
+        for pid in found { Foundation.kill(pid, SIGKILL) }
     }
 }
 

@@ -71,5 +71,5 @@ def main(grid: Grid, context: Context) -> None:
     result = strategy.start(grid=grid, initial_arrays=initial, num_rounds=num_rounds)
     total = time.perf_counter() - t0
     w = result.arrays["w"].numpy() if "w" in result.arrays else None
-    check = f" w[0]={float(w[0]):.6f}" if w is not None and w.size else ""
+    check = f" w[0]={float(w[0]):.6f} w[-1]={float(w[-1]):.6f}" if w is not None and w.size else ""
     _emit(f"TOTAL {total:.3f}{check}")
