@@ -20,7 +20,7 @@ public enum ControlRoutes {
                 var request = request
                 let body = try await request.collectBody(upTo: FleetRoutes.defaultMaximumBodyBytes)
                 let input: Input
-                do { input = try Input(serializedBytes: Array(buffer: body)) } catch { return FleetError.invalidProtobuf(name).response }
+                do { input = try Input(serializedBytes: Array(buffer: body)) } catch { return FleetError.invalidProtobuf(name, error).response }
                 do {
                     let bytes: [UInt8] = try await handler(input).serializedBytes()
                     return Response(status: .ok, headers: [.contentType: "application/protobuf"], body: ResponseBody(byteBuffer: ByteBuffer(bytes: bytes)))

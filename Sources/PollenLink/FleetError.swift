@@ -1,4 +1,5 @@
 import Foundation
+import PollenWire
 
 /// A Fleet or Control API failure as the protocol reports it: an HTTP status and Flower's error code, with a
 /// detail for the peer's operator. Sent as JSON `{"code": …, "detail": …}`.
@@ -29,8 +30,10 @@ public struct FleetError: Error, Equatable, Sendable, CustomStringConvertible {
     static func unsupportedMediaType(_ got: String?) -> FleetError {
         FleetError(status: 415, code: 1002, detail: "content-type must be application/protobuf, got \(got ?? "none")")
     }
-    static func invalidProtobuf(_ route: String) -> FleetError {
-        FleetError(status: 400, code: 1003, detail: "the body of \(route) is not a valid protobuf \(route) request")
+    /// The body of `route` could not be decoded; `error` (the parser's) says where.
+    static func invalidProtobuf(_ route: String, _ error: any Error) -> FleetError {
+        let why = (error as? WireError)?.message ?? "\(error)"
+        return FleetError(status: 400, code: 1003, detail: "the body of \(route) is not a valid protobuf \(route) request: \(why)")
     }
     static func unauthenticated(_ why: String) -> FleetError {
         FleetError(status: 401, code: 0, detail: "Invalid SuperNode authentication: \(why)")

@@ -110,7 +110,7 @@ public enum FleetRoutes {
         do {
             input = try decode(body)
         } catch {
-            return FleetError.invalidProtobuf(route).response
+            return FleetError.invalidProtobuf(route, error).response
         }
         do {
             let caller = try await authenticate(request)

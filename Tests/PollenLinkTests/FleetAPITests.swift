@@ -183,6 +183,17 @@ func connect(_ node: TestNode, _ client: some TestClientProtocol) async throws -
             #expect(forged.status == .badRequest)
             #expect(forged.reason.contains("hash"))
 
+            // A push-object body is read apart by Pollen's own parser, which leaves the object in the body's memory.
+            typealias Push = Flwr_Proto_PushObjectResponse
+            // Field 1 with wire type 7, which protobuf lacks.
+            let badWireType: Call<Push> = try await post(client, "push-object", body: ByteBuffer(bytes: [0x0F, 0x01]), headers: node.headers())
+            #expect(badWireType.status == .badRequest)
+            #expect(badWireType.reason.contains("wire type 7"))
+            // The object field (4) announces 128 bytes; 3 follow.
+            let cut: Call<Push> = try await post(client, "push-object", body: ByteBuffer(bytes: [0x22, 0x80, 0x01, 1, 2, 3]), headers: node.headers())
+            #expect(cut.status == .badRequest)
+            #expect(cut.reason.contains("ends inside a field"))
+
             let oversized: Call<Pull> = try await post(client, "push-object", body: ByteBuffer(repeating: 0, count: 100 * 1_024), headers: node.headers())
             #expect(oversized.status == .contentTooLarge)
             #expect(oversized.reason.contains("exceeds"))
