@@ -11,9 +11,14 @@ public final class ChildProcess: Sendable {
     }
 
     /// Runs `process` to its end. It is killed, with every process it started, when the calling task is cancelled
-    /// (which then throws `CancellationError`) or when it outlives `timeLimitSeconds`; returns whether it did.
+    /// (which then throws `CancellationError`) or when it outlives `timeLimitSeconds`; returns whether it did. One
+    /// that ended by itself after its time limit, before the watchdog could stop it (on a busy machine), counts as
+    /// having outlived it too: the limit does not depend on when the watchdog runs.
     public static func run(_ process: Process, timeLimitSeconds: Double?) async throws -> Bool {
         let child = ChildProcess()
+        let clock = ContinuousClock()
+        let start = clock.now
+        let end = Mutex<ContinuousClock.Instant?>(nil)
         try await withTaskCancellationHandler {
             let watchdog = timeLimitSeconds.map { limit in
                 Task {
@@ -24,6 +29,7 @@ public final class ChildProcess: Sendable {
             defer { watchdog?.cancel() }
             let launched: Result<Void, any Error> = await withCheckedContinuation { exited in
                 process.terminationHandler = { _ in
+                    end.withLock { $0 = clock.now }
                     child.exited()
                     exited.resume(returning: .success(()))
                 }
@@ -36,6 +42,7 @@ public final class ChildProcess: Sendable {
             }
             if case .failure(let error) = launched { throw LaunchError(underlying: error) }
             try Task.checkCancellation()
+            if let limit = timeLimitSeconds, let end = end.withLock({ $0 }), end - start > .seconds(limit) { child.outlivedItsLimit() }
         } onCancel: {
             child.kill(timedOut: false)
         }
@@ -53,6 +60,7 @@ public final class ChildProcess: Sendable {
         if cancelled { kill(timedOut: false) }
     }
     func exited() { state.withLock { $0.pid = 0; $0.finished = true } }
+    private func outlivedItsLimit() { state.withLock { $0.timedOut = true } }
     var timedOut: Bool { state.withLock { $0.timedOut } }
 
     /// Kills the child if it still runs, with every process it started (a ClientApp that forked a helper must not
