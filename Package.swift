@@ -65,6 +65,7 @@ let package = Package(
             name: "PollenLink",
             dependencies: [
                 "PollenCore", "PollenWire", "PollenStore",
+                .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdTLS", package: "hummingbird"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),

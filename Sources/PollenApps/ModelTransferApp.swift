@@ -58,6 +58,13 @@ public enum ModelTransferApp {
         return try await strategy.start(grid: grid, initialArrays: try initialModel(config), options: RunOptions(rounds: config.rounds), onRound: onRound)
     }
 
+    /// The first and last parameter of `arrays`' model, which a run's log shows so that its outcome can be checked:
+    /// each round adds `step` to every parameter of the model sent in round 1. `nil` without a float32 model.
+    public static func endpoints(of arrays: ArrayRecord) -> (first: Float, last: Float)? {
+        guard let model = arrays[arrayName], model.dtype == .float32, model.byteCount > 0 else { return nil }
+        return try? model.withUnsafeBufferPointer(as: Float.self) { ($0[0], $0[$0.count - 1]) }
+    }
+
     /// The model sent in round 1: zeros, or values drawn uniformly from [-1, 1] with seed 0.
     static func initialModel(_ config: ModelTransferConfig) throws -> ArrayRecord {
         guard config.randomInitialModel else { return [arrayName: try Tensor(zeros: .float32, shape: [config.parameters])] }

@@ -49,6 +49,9 @@ enum BuiltInServerApps {
         if let failed = result.rounds.first(where: { $0.train.skippedReason != nil }) {
             throw CLIError("round \(failed.round) produced no model: \(failed.train.skippedReason ?? "no replies")")
         }
+        if let (first, last) = ModelTransferApp.endpoints(of: result.arrays) {
+            await log.write("final model: first parameter \(String(format: "%.6f", first)), last \(String(format: "%.6f", last))")
+        }
         let seconds = result.rounds.map(\.seconds)
         return "round seconds " + seconds.map { String(format: "%.3f", $0) }.joined(separator: " ")
     }

@@ -141,7 +141,29 @@ public struct FleetHandlers: Sendable {
         guard let run = try await state.run(RunID(request.runID)) else {
             throw FleetError(status: 403, code: 0, detail: "run \(request.runID) does not exist")
         }
-        return .with { $0.run = run.proto }
+        let bundle = BuiltInAppBundle(config: run.config)
+        return .with {
+            $0.run = run.proto
+            $0.run.fabID = BuiltInAppBundle.id
+            $0.run.fabVersion = BuiltInAppBundle.version
+            $0.run.fabHash = bundle.hash
+        }
+    }
+
+    /// The run's app bundle, for a Flower SuperNode (`BuiltInAppBundle`); Pollen SuperNodes run built-in apps and
+    /// never ask.
+    public func getFab(_ request: Flwr_Proto_GetFabRequest, caller: [UInt8]) async throws -> Flwr_Proto_GetFabResponse {
+        try await requireOwner(NodeID(request.node.nodeID), caller)
+        try await state.requireRunning(RunID(request.runID))
+        guard let run = try await state.run(RunID(request.runID)) else { throw FleetError.runNotRunning(String(request.runID)) }
+        let bundle = BuiltInAppBundle(config: run.config)
+        guard request.hashStr == bundle.hash else {
+            throw FleetError.notFound("run \(request.runID) has no app bundle \(request.hashStr); its bundle is \(bundle.hash)")
+        }
+        return .with {
+            $0.fab.hashStr = bundle.hash
+            $0.fab.content = Data(bundle.content)
+        }
     }
 
     public func pushObject(_ pushed: CarriedObject<Flwr_Proto_PushObjectRequest>, caller: [UInt8]) async throws -> Flwr_Proto_PushObjectResponse {

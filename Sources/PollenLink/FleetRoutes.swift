@@ -53,9 +53,7 @@ public enum FleetRoutes {
             key: { input, _ in .run(RunID(input.runID)) }, isEmpty: { $0.response.objectFound && !$0.response.objectAvailable }
         ), decode: decodeProtobuf) { try $0.body() }
         route("confirm-message-received", FleetHandlers.confirmMessageReceived)
-        router.post("/v1/fleet/get-fab") { _, _ -> Response in
-            FleetError(status: 403, code: 0, detail: "this SuperLink runs built-in Pollen apps and serves no FABs").response
-        }
+        route("get-fab", FleetHandlers.getFab)
     }
 
     /// The request message `body` holds.

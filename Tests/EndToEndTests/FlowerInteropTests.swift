@@ -11,6 +11,25 @@ enum FlowerInstall {
         let python = run.standardOutput.trimmingCharacters(in: .whitespacesAndNewlines)
         return python.isEmpty ? nil : URL(fileURLWithPath: python).deletingLastPathComponent()
     }()
+
+    /// What Flower's processes run with: no telemetry, and the venv first on the path (Flower's daemons start
+    /// `flower-superexec`, `flwr-serverapp` and `flwr-clientapp` by name).
+    static func environment(home: URL) -> [String: String] {
+        [
+            "FLWR_TELEMETRY_ENABLED": "0", "FLWR_HOME": home.path,
+            "PATH": binDirectory!.path + ":" + (ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin"),
+        ]
+    }
+
+    /// Starts Flower's `executable` in `directory/home`, which is also its `FLWR_HOME`. Stop it with
+    /// `killWithDescendants()`: Flower's daemons do not stop promptly on SIGTERM.
+    static func start(_ executable: String, _ arguments: [String], in directory: URL, home: String) throws -> RunningProcess {
+        let folder = directory.appendingPathComponent(home)
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        return try RunningProcess(
+            arguments, in: folder, executable: binDirectory!.appendingPathComponent(executable), environment: environment(home: folder)
+        )
+    }
 }
 
 /// Flower and Pollen in one federation: Flower's own SuperNode connects to a Pollen SuperLink over the Fleet API,
@@ -21,22 +40,10 @@ struct FlowerInteropTests {
     @Test func flowersSuperNodeRegistersActivatesAndPolls() throws {
         let federation = try Federation.start()
         defer { federation.stop() }
-        let flower = Process()
-        flower.executableURL = FlowerInstall.binDirectory!.appendingPathComponent("flower-supernode")
-        flower.arguments = ["--insecure", "--superlink", federation.address, "--isolation", "process", "--port", String(try freePort())]
-        flower.currentDirectoryURL = federation.directory
-        flower.environment = ProcessInfo.processInfo.environment.merging(["FLWR_TELEMETRY_ENABLED": "0"]) { $1 }
-        let log = federation.directory.appendingPathComponent("flower-supernode.log")
-        _ = FileManager.default.createFile(atPath: log.path, contents: nil)
-        let handle = try FileHandle(forWritingTo: log)
-        flower.standardOutput = handle
-        flower.standardError = handle
-        try flower.run()
-        // Flower's SuperNode does not stop promptly on SIGTERM or SIGINT (its uvicorn server keeps it up): kill it.
-        defer {
-            if flower.isRunning { kill(flower.processIdentifier, SIGKILL) }
-            flower.waitUntilExit()
-        }
+        let flower = try FlowerInstall.start("flower-supernode", [
+            "--insecure", "--superlink", federation.address, "--isolation", "process", "--port", String(try freePort()),
+        ], in: federation.directory, home: "flower-supernode")
+        defer { flower.killWithDescendants() }
 
         func nodes() throws -> String {
             try PollenProcess.run(["nodes", "--insecure", "--superlink", federation.address], in: federation.directory).standardOutput
@@ -44,12 +51,44 @@ struct FlowerInteropTests {
         let deadline = Date().addingTimeInterval(60)
         while !(try nodes()).contains("online"), Date() < deadline { usleep(200_000) }
         let listing = try nodes()
-        let flowerLog = (try? String(contentsOf: log, encoding: .utf8)) ?? ""
-        #expect(listing.contains("online"), "Flower's SuperNode did not come online:\n\(listing)\n\(flowerLog)")
+        #expect(listing.contains("online"), "Flower's SuperNode did not come online:\n\(listing)\n\(flower.printed)")
 
         // It keeps polling with signed requests; the Pollen SuperLink keeps it online.
         usleep(1_500_000)
         #expect(try nodes().contains("online"))
+    }
+
+    /// The other way round: a Flower SuperNode in a Pollen federation, beside two Pollen SuperNodes. The SuperLink
+    /// serves each run an app bundle that Flower installs and runs: the model-transfer app trains there as on
+    /// Pollen's nodes (three replies a round; the final model is zeros plus 0.001 a round), and the tabular app,
+    /// which needs a Pollen SuperNode's data, fails there at once with a reason the round counts.
+    @Test func aPollenSuperLinkRunsRoundsOnAFlowerSuperNodeBesidePollenOnes() throws {
+        var federation = try Federation.start()
+        defer { federation.stop() }
+        try federation.addNode(csv: "site0.csv")
+        try federation.addNode(csv: "site1.csv")
+        let flower = try FlowerInstall.start("flower-supernode", [
+            "--insecure", "--superlink", federation.address, "--isolation", "subprocess", "--host", "127.0.0.1", "--port", String(try freePort()),
+        ], in: federation.directory, home: "flower-supernode")
+        defer { flower.killWithDescendants() }
+        func online() throws -> Int {
+            let listing = try PollenProcess.run(["nodes", "--insecure", "--superlink", federation.address], in: federation.directory).standardOutput
+            return listing.components(separatedBy: "online").count - 1
+        }
+        let deadline = Date().addingTimeInterval(60)
+        while try online() < 3, Date() < deadline { usleep(200_000) }
+        try #require(try online() == 3, "Flower's SuperNode did not come online:\n\(flower.printed)")
+
+        let transfer = try federation.submit(["model-parameters=300000", "num-server-rounds=2", "min-available-nodes=3"], app: "model-transfer")
+        #expect(try transfer.waitForExit(timeoutSeconds: 120) == 0, "\(transfer.printed)\n\(flower.printed)")
+        for round in 1...2 {
+            #expect(transfer.printed.range(of: "round \(round): [0-9.]+ s, 3 replies, 0 failed", options: .regularExpression) != nil, "\(transfer.printed)")
+        }
+        #expect(transfer.printed.contains("final model: first parameter 0.002000, last 0.002000"), "\(transfer.printed)")
+
+        let tabular = try federation.submit(["num-server-rounds=1", "min-available-nodes=3"])
+        #expect(try tabular.waitForExit(timeoutSeconds: 120) == 0, "\(tabular.printed)\n\(flower.printed)")
+        #expect(tabular.printed.contains("runs on Pollen SuperNodes only"), "\(tabular.printed)\n\(flower.printed)")
     }
 
     /// `flwr run` of the model-transfer benchmark's Flower app (`bench/transfer/flower/app`: FedAvg of one random
@@ -60,18 +99,8 @@ struct FlowerInteropTests {
     @Test func flowersSuperLinkRunsRoundsOnPollenSuperNodesBesideAFlowerOne() throws {
         let bin = FlowerInstall.binDirectory!
         let directory = try freshDirectory()
-        let flowerEnvironment = [
-            "FLWR_TELEMETRY_ENABLED": "0",
-            // Flower's daemons start `flower-superexec`, `flwr-serverapp` and `flwr-clientapp` by name.
-            "PATH": bin.path + ":" + (ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin"),
-        ]
         func flower(_ executable: String, _ arguments: [String], home: String) throws -> RunningProcess {
-            let folder = directory.appendingPathComponent(home)
-            try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
-            return try RunningProcess(
-                arguments, in: folder, executable: bin.appendingPathComponent(executable),
-                environment: flowerEnvironment.merging(["FLWR_HOME": folder.path]) { $1 }
-            )
+            try FlowerInstall.start(executable, arguments, in: directory, home: home)
         }
         let port = try freePort()
         let superLink = try flower("flower-superlink", [
@@ -102,10 +131,7 @@ struct FlowerInteropTests {
             insecure = true
             """.write(to: cli.appendingPathComponent("config.toml"), atomically: true, encoding: .utf8)
         func flwr(_ arguments: [String]) throws -> PollenProcess {
-            try PollenProcess.run(
-                arguments, in: cli, environment: flowerEnvironment.merging(["FLWR_HOME": cli.path]) { $1 },
-                executable: bin.appendingPathComponent("flwr")
-            )
+            try PollenProcess.run(arguments, in: cli, environment: FlowerInstall.environment(home: cli), executable: bin.appendingPathComponent("flwr"))
         }
         let deadline = Date().addingTimeInterval(90)
         var listing = ""
@@ -126,7 +152,7 @@ struct FlowerInteropTests {
         let run = try RunningProcess([
             "run", app.path, "local", "--stream",
             "--run-config", "num-server-rounds=2 model-parameters=\(parameters) initial-model=\"random\" app=\"model-transfer\"",
-        ], in: cli, executable: bin.appendingPathComponent("flwr"), environment: flowerEnvironment.merging(["FLWR_HOME": cli.path]) { $1 })
+        ], in: cli, executable: bin.appendingPathComponent("flwr"), environment: FlowerInstall.environment(home: cli))
         daemons.append(run)
         // A reply Flower's SuperLink refused would leave the ServerApp waiting for it, with no end.
         let status = try run.waitForExit(timeoutSeconds: 120)

@@ -1,0 +1,146 @@
+import Crypto
+import PollenCore
+
+/// The Flower App Bundle (FAB) a SuperLink serves for its runs, so that a Flower SuperNode in a Pollen federation
+/// can take part: a zip Flower 1.42 installs and runs, whose Python ClientApp answers the built-in `model-transfer`
+/// app as Pollen's does (every array plus 0.001, `num-examples` 1) and fails every other app's message with a reply
+/// that says why, so a strategy counts the failure at once rather than waiting out its round for a node that
+/// never answers.
+///
+/// The bundle's declared configuration is the run's own (Flower fuses a run's settings with the keys its bundle
+/// declares and drops the others), so each run has its bundle, and its hash; the same run always gets the same
+/// bytes. Its ServerApp component is never started: the SuperLink runs the ServerApp itself.
+struct BuiltInAppBundle: Sendable {
+    /// `publisher/name`, as Flower names a bundle.
+    static let id = "pollen/pollenapps"
+    static let version = "1.0.0"
+
+    /// The zip.
+    let content: [UInt8]
+    /// Its lowercase hex SHA-256, by which Flower asks for it.
+    let hash: String
+
+    /// The bundle of a run whose configuration is `config`.
+    init(config: ConfigRecord) {
+        var files: [(path: String, contents: [UInt8])] = [
+            ("pyproject.toml", Array(Self.manifest(config: config).utf8)),
+            ("pollenapps/__init__.py", Array("\"\"\"Pollen's built-in apps, for Flower SuperNodes.\"\"\"\n".utf8)),
+            ("pollenapps/client_app.py", Array(Self.clientApp.utf8)),
+            ("pollenapps/server_app.py", Array(Self.serverApp.utf8)),
+        ]
+        // Flower checks every file against this list before it installs the bundle.
+        let listing = files.map { "\($0.path),\(Self.hex(SHA256.hash(data: $0.contents))),\($0.contents.count)\n" }.joined()
+        files.append((".info/CONTENT", Array(listing.utf8)))
+        content = StoredZip.archive(files)
+        hash = Self.hex(SHA256.hash(data: content))
+    }
+
+    /// `pyproject.toml`: the project, its components and the run's configuration as TOML.
+    static func manifest(config: ConfigRecord) -> String {
+        var lines = [
+            "[project]", "name = \"pollenapps\"", "version = \"\(version)\"",
+            "description = \"Pollen's built-in apps (model-transfer), for Flower SuperNodes in a Pollen federation\"",
+            "license = \"Apache-2.0\"", "dependencies = [\"flwr>=1.42\", \"numpy\"]", "",
+            "[tool.flwr.app]", "publisher = \"pollen\"", "",
+            "[tool.flwr.app.components]", "serverapp = \"pollenapps.server_app:app\"", "clientapp = \"pollenapps.client_app:app\"", "",
+            "[tool.flwr.app.config]",
+        ]
+        for (key, value) in config.sorted(by: { $0.key < $1.key }) {
+            guard let toml = tomlValue(value) else { continue }
+            lines.append("\(tomlString(key)) = \(toml)")
+        }
+        return lines.joined(separator: "\n") + "\n"
+    }
+
+    /// `value` as TOML, for the scalar types a Flower run configuration holds; `nil` for the others.
+    private static func tomlValue(_ value: ConfigValue) -> String? {
+        switch value {
+        case .int(let number): return String(number)
+        case .double(let number):
+            if number.isNaN { return "nan" }
+            if number.isInfinite { return number > 0 ? "inf" : "-inf" }
+            let text = "\(number)"
+            return text.contains(where: { $0 == "." || $0 == "e" }) ? text : text + ".0"
+        case .bool(let flag): return flag ? "true" : "false"
+        case .string(let text): return tomlString(text)
+        default: return nil
+        }
+    }
+
+    /// `text` as a TOML basic string.
+    private static func tomlString(_ text: String) -> String {
+        var quoted = "\""
+        for scalar in text.unicodeScalars {
+            switch scalar {
+            case "\"": quoted += "\\\""
+            case "\\": quoted += "\\\\"
+            case "\n": quoted += "\\n"
+            case "\t": quoted += "\\t"
+            case "\r": quoted += "\\r"
+            case _ where scalar.value < 0x20 || scalar.value == 0x7F:
+                quoted += "\\u" + String(repeating: "0", count: 4 - String(scalar.value, radix: 16).count) + String(scalar.value, radix: 16)
+            default: quoted.unicodeScalars.append(scalar)
+            }
+        }
+        return quoted + "\""
+    }
+
+    private static func hex(_ digest: SHA256.Digest) -> String {
+        digest.map { String($0, radix: 16).count == 1 ? "0" + String($0, radix: 16) : String($0, radix: 16) }.joined()
+    }
+
+    /// The ClientApp: the `model-transfer` app's training; any other app fails with a reason.
+    static let clientApp = #"""
+        """Pollen's built-in apps as a Flower ClientApp.
+
+        `model-transfer` trains as Pollen's SuperNodes do: every float32 array plus 0.001, `num-examples` 1. Pollen's
+        other built-in apps run on Pollen SuperNodes only; their messages fail here with a reply that says so.
+        """
+
+        import numpy as np
+
+        from flwr.app import Array, ArrayRecord, Context, Message, MetricRecord, RecordDict
+        from flwr.clientapp import ClientApp
+
+        STEP = np.float32(0.001)
+
+        app = ClientApp()
+
+
+        def _require_model_transfer(context: Context) -> None:
+            name = context.run_config.get("app", "tabular")
+            if name != "model-transfer":
+                raise RuntimeError(
+                    f"Pollen's built-in '{name}' app runs on Pollen SuperNodes only; "
+                    "start this site's node with `pollen supernode` to take part"
+                )
+
+
+        @app.train()
+        def train(msg: Message, context: Context) -> Message:
+            _require_model_transfer(context)
+            trained = ArrayRecord()
+            for name, array in msg.content["arrays"].items():
+                values = array.numpy()
+                if values.dtype != np.float32:
+                    raise RuntimeError(f"the model-transfer app trains float32 arrays, got {values.dtype} for '{name}'")
+                trained[name] = Array(values + STEP)
+            content = RecordDict({"arrays": trained, "metrics": MetricRecord({"num-examples": 1})})
+            return Message(content=content, reply_to=msg)
+
+
+        @app.evaluate()
+        def evaluate(msg: Message, context: Context) -> Message:
+            _require_model_transfer(context)
+            raise RuntimeError("the model-transfer app does not evaluate")
+        """#
+
+    /// The ServerApp component Flower's bundle format requires; the SuperLink runs the real one itself.
+    static let serverApp = #"""
+        """Never started: a Pollen SuperLink runs its ServerApps itself."""
+
+        from flwr.serverapp import ServerApp
+
+        app = ServerApp()
+        """#
+}
