@@ -96,7 +96,7 @@ public struct SuperNode: Sendable {
     /// Pulls and handles messages until the node is asked to stop, reconnecting (and updating `node`) as needed.
     private func serve(from node: inout NodeID, states: NodeStates, current: CurrentNode) async {
         await withTaskGroup(of: Void.self) { group in
-            group.addTask { await heartbeat(current) }
+            group.addTask { await heartbeat(current, states: states) }
             var backoff = 0.5
             var wait = min(Self.shortestPollSeconds, configuration.pollSeconds)
             polling: while !Self.stopping {
@@ -179,7 +179,7 @@ public struct SuperNode: Sendable {
     }
 
     /// Sends heartbeats at 70–90% of (interval − 5 s), as Flower's SuperNode does, for the node's current id.
-    func heartbeat(_ current: CurrentNode) async {
+    func heartbeat(_ current: CurrentNode, states: NodeStates) async {
         while !Task.isCancelled {
             let period = (configuration.heartbeatInterval - 5) * Double.random(in: 0.7...0.9)
             guard (try? await Task.sleep(for: .seconds(max(period, 1)))) != nil else { return }
@@ -188,6 +188,30 @@ public struct SuperNode: Sendable {
                 $0.node = .with { $0.nodeID = node.rawValue }
                 $0.heartbeatInterval = configuration.heartbeatInterval
             }, as: Flwr_Proto_SendNodeHeartbeatResponse.self)
+            await forgetFinishedRuns(states, node: node)
+        }
+    }
+
+    /// Drops what this node keeps for runs that have finished, or that the SuperLink no longer serves (`get-run`
+    /// answers 403 or 404, as Flower's does for a finished run), so that a long-lived node does not hold every past
+    /// run's `Context.state`, which may carry arrays. A run the SuperLink cannot be asked about now is kept.
+    func forgetFinishedRuns(_ states: NodeStates, node: NodeID) async {
+        for run in await states.runs {
+            let finished: Bool
+            do {
+                let response = try await client.call("get-run", Flwr_Proto_GetRunRequest.with {
+                    $0.node = .with { $0.nodeID = node.rawValue }
+                    $0.runID = run.rawValue
+                }, as: Flwr_Proto_GetRunResponse.self)
+                finished = response.run.status.status == "finished"
+            } catch let error as FleetClientError where error.status == 403 || error.status == 404 {
+                finished = true
+            } catch {
+                continue
+            }
+            guard finished else { continue }
+            await states.forget(run)
+            logger.info("forgot a finished run's state", metadata: ["pollen.run.id": "\(run)"])
         }
     }
 
@@ -353,7 +377,7 @@ actor CurrentNode {
 }
 
 /// What this node keeps per run: the `Context.state` its ClientApp carries between messages and the run's
-/// configuration.
+/// configuration. A run's entry goes once the run has finished (`SuperNode.forgetFinishedRuns`).
 actor NodeStates {
     private var states: [RunID: RecordDict] = [:]
     private var configs: [RunID: UserConfig] = [:]
@@ -361,4 +385,10 @@ actor NodeStates {
     func set(_ state: RecordDict, for run: RunID) { states[run] = state }
     func config(for run: RunID) -> UserConfig? { configs[run] }
     func setConfig(_ config: UserConfig, for run: RunID) { configs[run] = config }
+    /// Every run this node keeps something for.
+    var runs: Set<RunID> { Set(states.keys).union(configs.keys) }
+    func forget(_ run: RunID) {
+        states[run] = nil
+        configs[run] = nil
+    }
 }
