@@ -19,20 +19,46 @@ public actor LinkSignals {
     /// The longest wait a request may ask for, in seconds: well under a client's request timeout (30 s).
     public static let maximumWaitSeconds = 20.0
 
+    /// Each signalled key's mark: the value of `clock` when it was last signalled.
     private var generations: [Key: UInt64] = [:]
+    /// Counts up at every signal and every pruning, so that no mark is ever handed out twice.
+    private var clock: UInt64 = 0
+    /// The mark of every key not in `generations`: the clock at the last pruning.
+    private var floor: UInt64 = 0
+    /// How many keys `generations` may hold before the keys nobody waits for are dropped.
+    private var pruningThreshold: Int
     private var waiters: [Key: [UInt64: CheckedContinuation<Void, Never>]] = [:]
     private var nextWaiter: UInt64 = 0
 
-    public init() {}
+    /// - Parameter pruningThreshold: how many signalled keys (nodes and runs, which come and go) are remembered
+    ///   before those nobody waits for are forgotten; at least twice as many are kept after each pruning.
+    public init(pruningThreshold: Int = 4_096) {
+        self.pruningThreshold = pruningThreshold
+    }
 
-    /// How many times `key` was signalled: read before looking at the state, and handed to `wait`, so that a
-    /// signal between the look and the wait is not missed.
-    public func generation(_ key: Key) -> UInt64 { generations[key, default: 0] }
+    /// `key`'s mark, which changes whenever it is signalled: read before looking at the state, and handed to `wait`,
+    /// so that a signal between the look and the wait is not missed. Forgetting keys moves every forgotten key's
+    /// mark, so a wait that began before is ended early (one more look at the state), never missed.
+    public func generation(_ key: Key) -> UInt64 { generations[key] ?? floor }
+
+    /// How many keys are remembered (for tests).
+    var rememberedKeys: Int { generations.count }
 
     /// Wakes everyone waiting for `key`.
     public func signal(_ key: Key) {
-        generations[key, default: 0] &+= 1
+        clock += 1
+        generations[key] = clock
         for waiter in waiters.removeValue(forKey: key)?.values ?? [:].values { waiter.resume() }
+        if generations.count > pruningThreshold { prune() }
+    }
+
+    /// Forgets the keys nobody waits for: a SuperLink sees new node ids at every registration and new run ids at
+    /// every run.
+    private func prune() {
+        generations = generations.filter { waiters[$0.key] != nil }
+        clock += 1
+        floor = clock
+        pruningThreshold = max(pruningThreshold, 2 * generations.count)
     }
 
     /// Wakes everyone waiting for any of `keys`.
@@ -42,7 +68,7 @@ public actor LinkSignals {
 
     /// Returns once `key` is signalled after `generation`, after `seconds`, or on cancellation, whichever is first.
     public func wait(_ key: Key, after generation: UInt64, upTo seconds: Double) async {
-        guard generations[key, default: 0] == generation, seconds > 0, !Task.isCancelled else { return }
+        guard self.generation(key) == generation, seconds > 0, !Task.isCancelled else { return }
         let id = nextWaiter
         nextWaiter += 1
         let timer = Task { [weak self] in
