@@ -154,8 +154,9 @@ public struct FleetHandlers: Sendable {
     /// never ask.
     public func getFab(_ request: Flwr_Proto_GetFabRequest, caller: [UInt8]) async throws -> Flwr_Proto_GetFabResponse {
         try await requireOwner(NodeID(request.node.nodeID), caller)
-        try await state.requireRunning(RunID(request.runID))
-        guard let run = try await state.run(RunID(request.runID)) else { throw FleetError.runNotRunning(String(request.runID)) }
+        guard let run = try await state.run(RunID(request.runID)), run.status == .running else {
+            throw FleetError.runNotRunning(String(request.runID))
+        }
         let bundle = BuiltInAppBundle(config: run.config)
         guard request.hashStr == bundle.hash else {
             throw FleetError.notFound("run \(request.runID) has no app bundle \(request.hashStr); its bundle is \(bundle.hash)")
