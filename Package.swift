@@ -65,7 +65,6 @@ let package = Package(
             name: "PollenLink",
             dependencies: [
                 "PollenCore", "PollenWire", "PollenStore",
-                .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdTLS", package: "hummingbird"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),

@@ -1,5 +1,6 @@
-import Crypto
+import NIOCore
 import PollenCore
+import PollenWire
 
 /// The Flower App Bundle (FAB) a SuperLink serves for its runs, so that a Flower SuperNode in a Pollen federation
 /// can take part: a zip Flower 1.42 installs and runs, whose Python ClientApp answers the built-in `model-transfer`
@@ -29,10 +30,10 @@ struct BuiltInAppBundle: Sendable {
             ("pollenapps/server_app.py", Array(Self.serverApp.utf8)),
         ]
         // Flower checks every file against this list before it installs the bundle.
-        let listing = files.map { "\($0.path),\(Self.hex(SHA256.hash(data: $0.contents))),\($0.contents.count)\n" }.joined()
+        let listing = files.map { "\($0.path),\(Self.sha256(of: $0.contents)),\($0.contents.count)\n" }.joined()
         files.append((".info/CONTENT", Array(listing.utf8)))
         content = StoredZip.archive(files)
-        hash = Self.hex(SHA256.hash(data: content))
+        hash = Self.sha256(of: content)
     }
 
     /// `pyproject.toml`: the project, its components and the run's configuration as TOML.
@@ -85,9 +86,8 @@ struct BuiltInAppBundle: Sendable {
         return quoted + "\""
     }
 
-    private static func hex(_ digest: SHA256.Digest) -> String {
-        digest.map { String($0, radix: 16).count == 1 ? "0" + String($0, radix: 16) : String($0, radix: 16) }.joined()
-    }
+    /// The lowercase hex SHA-256 of `bytes`: what an object's id is, and what Flower names a bundle and its files by.
+    private static func sha256(of bytes: [UInt8]) -> String { FlowerObject.hash(ByteBuffer(bytes: bytes)).rawValue }
 
     /// The ClientApp: the `model-transfer` app's training; any other app fails with a reason.
     static let clientApp = #"""
