@@ -143,7 +143,7 @@ public struct StopCommand: AsyncParsableCommand {
 public struct NodesCommand: AsyncParsableCommand {
     public static let configuration = CommandConfiguration(commandName: "nodes", abstract: "List the SuperNodes of a SuperLink, or register one.")
     @OptionGroup var connection: ConnectionOptions
-    @Option(help: "Register the node whose PEM public key is in this file (for --require-known-nodes).") var register: String?
+    @Option(help: "Register the node whose public key is in this file, PEM or OpenSSH (for --require-known-nodes).") var register: String?
     public init() {}
 
     public func run() async throws {

@@ -6,6 +6,7 @@ import Logging
 import PollenApps
 import PollenCore
 import PollenNode
+import PollenWire
 
 /// `pollen supernode`: the daemon a data custodian runs next to the data.
 public struct SuperNodeCommand: AsyncParsableCommand {
@@ -25,7 +26,7 @@ public struct SuperNodeCommand: AsyncParsableCommand {
     @Option(help: "A PEM certificate to present to a SuperLink that requires client certificates.") var clientCertificate: String?
     @Option(help: "The PEM private key of --client-certificate.") var clientKey: String?
     @Option(name: .long, parsing: .singleValue, help: "A site setting key=value (repeatable).") var nodeConfig: [String] = []
-    @Option(help: "A PEM file with this node's P-384 private key; created if missing, with its public key in KEY.pub.") var key: String?
+    @Option(help: "A file with this node's P-384 private key, PEM or OpenSSH (ssh-keygen -t ecdsa -b 384); created (PEM) if missing, with its public key in KEY.pub.") var key: String?
     @Flag(help: "Only print the public key of --key (creating the key if missing), for an operator to register.") var printPublicKey = false
     @Option(help: "How long the SuperLink may hold a pull until a message comes, in seconds (a Pollen SuperLink holds it, at most 20 s; against one that answers at once the node backs off from 0.05 s to this between pulls).")
     var pollInterval = 1.0
@@ -105,8 +106,12 @@ public struct SuperNodeCommand: AsyncParsableCommand {
     private func loadKey() throws -> P384.Signing.PrivateKey {
         guard let key else { return P384.Signing.PrivateKey() }
         if let pem = try? String(contentsOfFile: key, encoding: .utf8) {
+            // The key Flower's documentation has a site make (ssh-keygen -t ecdsa -b 384) serves a Pollen node too.
+            if pem.hasPrefix("-----BEGIN OPENSSH PRIVATE KEY-----") {
+                do { return try OpenSSHKey.p384PrivateKey(pem: pem) } catch { throw ValidationError("'\(key)': \(error)") }
+            }
             do { return try P384.Signing.PrivateKey(pemRepresentation: pem) } catch {
-                throw ValidationError("'\(key)' is not a PEM P-384 private key: \(error)")
+                throw ValidationError("'\(key)' is not a PEM or OpenSSH P-384 private key: \(error)")
             }
         }
         let fresh = P384.Signing.PrivateKey()

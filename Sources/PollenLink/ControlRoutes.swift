@@ -28,6 +28,8 @@ public enum ControlRoutes {
                     return FleetError.notFound(error.message).response
                 } catch let error as StoreError where error.code == .conflict {
                     return FleetError(status: 409, code: 0, detail: error.message).response
+                } catch let error as FleetError {
+                    return error.response
                 }
             }
         }
@@ -48,10 +50,10 @@ public enum ControlRoutes {
             return .with { $0.success = true }
         }
         route("register-node") { (request: Flwr_Proto_RegisterNodeRequest) -> Flwr_Proto_RegisterNodeResponse in
-            guard let pem = String(data: request.publicKey, encoding: .utf8), pem.contains("BEGIN PUBLIC KEY") else {
-                throw StoreError(code: .conflict, message: "the public key must be a PEM SubjectPublicKeyInfo (-----BEGIN PUBLIC KEY-----)")
-            }
-            let id = try await state.registerNode(publicKey: [UInt8](request.publicKey), now: Date().timeIntervalSince1970)
+            // Stored in the form the Fleet API compares a signing key in, whichever form the operator had.
+            let key: NodePublicKey
+            do { key = try NodePublicKey(text: [UInt8](request.publicKey)) } catch { throw FleetError.badRequest("\(error)") }
+            let id = try await state.registerNode(publicKey: key.canonical, now: Date().timeIntervalSince1970)
             return .with { $0.nodeID = id.rawValue }
         }
         route("list-nodes") { (_: Flwr_Proto_ListNodesRequest) -> Flwr_Proto_ListNodesResponse in

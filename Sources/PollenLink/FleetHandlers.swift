@@ -6,7 +6,7 @@ public import Foundation
 import SwiftProtobuf
 
 /// The Fleet API's logic, free of HTTP: each handler takes a decoded request and the authenticated caller's
-/// public key, and returns the response or throws a `FleetError`. The router decodes, authenticates and encodes.
+/// public key (`NodePublicKey.canonical`: one key has one form, whichever text of it a node sends), and returns the response or throws a `FleetError`. The router decodes, authenticates and encodes.
 public struct FleetHandlers: Sendable {
     /// The heartbeat intervals a node may declare, in seconds (Flower's bounds).
     public static let heartbeatIntervals = 10.0...1_800.0
@@ -35,7 +35,7 @@ public struct FleetHandlers: Sendable {
         guard allowsSelfRegistration else { throw FleetError.registrationDisabled }
         try requireSameKey(request.publicKey, caller)
         do {
-            let id = try await state.registerNode(publicKey: [UInt8](request.publicKey), now: now())
+            let id = try await state.registerNode(publicKey: caller, now: now())
             return .with { $0.nodeID = id.rawValue }
         } catch let error as StoreError where error.code == .conflict {
             throw FleetError.publicKeyInUse
@@ -48,7 +48,7 @@ public struct FleetHandlers: Sendable {
             throw FleetError.invalidHeartbeatInterval(request.heartbeatInterval)
         }
         do {
-            let id = try await state.activateNode(publicKey: [UInt8](request.publicKey), heartbeatInterval: request.heartbeatInterval, now: now())
+            let id = try await state.activateNode(publicKey: caller, heartbeatInterval: request.heartbeatInterval, now: now())
             return .with { $0.nodeID = id.rawValue }
         } catch let error as StoreError {
             throw FleetError.activationFailed(error.message)
@@ -203,14 +203,14 @@ public struct FleetHandlers: Sendable {
         return .init()
     }
 
+    /// The key a request names must be the key that signed it (`caller`, in canonical form).
     private func requireSameKey(_ requested: Data, _ caller: [UInt8]) throws {
-        guard [UInt8](requested) == caller else {
+        guard (try? NodePublicKey(text: [UInt8](requested)).canonical) == caller else {
             throw FleetError.unauthenticated("the request's public key differs from the signing key")
         }
     }
 
     /// The caller's key must be the key `node` registered: a node can act only as itself.
-
     private func requireOwner(_ node: NodeID, _ caller: [UInt8]) async throws {
         guard let info = try await state.node(node, now: now()), info.publicKey == caller, info.status != .unregistered else {
             throw FleetError.unauthenticated("node \(node) is not registered with the signing key")

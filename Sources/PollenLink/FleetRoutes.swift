@@ -70,7 +70,8 @@ public enum FleetRoutes {
     /// nothing else.
     private static let verifiedSignatures = VerifiedSignatures()
 
-    /// The public key that signed `request`, or why it is not signed well.
+    /// The canonical bytes of the public key that signed `request` (`NodePublicKey.canonical`), or why it is not
+    /// signed well.
     private static func signer(of request: Request) async throws -> [UInt8] {
         guard let signature = NodeSignature(
             publicKey: request.headers[HTTPField.Name(NodeSignature.publicKeyHeader)!],
@@ -79,8 +80,9 @@ public enum FleetRoutes {
         ) else {
             throw FleetError.unauthenticated("the request lacks the flwr-public-key, flwr-timestamp and flwr-signature headers")
         }
-        if let problem = verifiedSignatures.verify(signature) { throw FleetError.unauthenticated(problem) }
-        return signature.publicKey
+        do { return try verifiedSignatures.signer(of: signature) } catch {
+            throw FleetError.unauthenticated("\(error)")
+        }
     }
 
     /// `decode`s a protobuf request, learns its caller with `authenticate`, handles it and `encode`s the answer; every

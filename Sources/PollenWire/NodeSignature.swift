@@ -54,10 +54,11 @@ public struct NodeSignature: Sendable, Hashable {
         self.signature = signature
     }
 
-    /// Checks the signature against the public key and the timestamp against `now`; returns why it fails, or
-    /// `nil` when it holds. Keys on P-256, P-384 and P-521 are accepted, as Flower accepts any NIST curve.
-    public func verify(now: Date = Date()) -> String? {
-        checkTimestamp(now: now) ?? checkSignature()
+    /// The key that made the signature, once the timestamp is within the window around `now` and the signature
+    /// matches it; throws why not. Keys on P-256, P-384 and P-521 are accepted, as Flower accepts any NIST curve.
+    public func verify(now: Date = Date()) throws(NodeIdentityError) -> NodePublicKey {
+        if let problem = checkTimestamp(now: now) { throw NodeIdentityError(problem) }
+        return try signingKey()
     }
 
     /// Why the timestamp is unreadable or outside the window around `now`, or `nil` when it is within it.
@@ -70,29 +71,13 @@ public struct NodeSignature: Sendable, Hashable {
         return nil
     }
 
-    /// Why the signature does not match the public key and timestamp, or `nil` when it does.
-    func checkSignature() -> String? {
-        guard let pem = String(bytes: publicKey, encoding: .utf8) else { return "the public key is not PEM text" }
-        let digest = SHA256.hash(data: Array(timestamp.utf8))
-        if let key = try? P384.Signing.PublicKey(pemRepresentation: pem) {
-            guard let parsed = try? P384.Signing.ECDSASignature(derRepresentation: signature), key.isValidSignature(parsed, for: digest) else {
-                return "the signature does not match the public key"
-            }
-            return nil
+    /// The key that signed, once the signature matches it and the timestamp; throws why not.
+    func signingKey() throws(NodeIdentityError) -> NodePublicKey {
+        let key = try NodePublicKey(text: publicKey)
+        guard key.isValidSignature(signature, of: Array(timestamp.utf8)) else {
+            throw NodeIdentityError("the signature does not match the public key")
         }
-        if let key = try? P256.Signing.PublicKey(pemRepresentation: pem) {
-            guard let parsed = try? P256.Signing.ECDSASignature(derRepresentation: signature), key.isValidSignature(parsed, for: digest) else {
-                return "the signature does not match the public key"
-            }
-            return nil
-        }
-        if let key = try? P521.Signing.PublicKey(pemRepresentation: pem) {
-            guard let parsed = try? P521.Signing.ECDSASignature(derRepresentation: signature), key.isValidSignature(parsed, for: digest) else {
-                return "the signature does not match the public key"
-            }
-            return nil
-        }
-        return "the public key is not a PEM EC key on P-256, P-384 or P-521"
+        return key
     }
 
     /// Python's `datetime.now(UTC).isoformat()`: microseconds, `+00:00`.

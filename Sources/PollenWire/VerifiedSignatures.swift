@@ -10,26 +10,28 @@ import Synchronization
 public final class VerifiedSignatures: Sendable {
     /// How many signatures are remembered at most; past it, the expired ones go, and if none has, all of them.
     public let capacity: Int
-    private let verified = Mutex<[NodeSignature: Date]>([:])
+    /// Each remembered signature's expiry and its key's canonical bytes.
+    private let verified = Mutex<[NodeSignature: (expires: Date, signer: [UInt8])]>([:])
 
     public init(capacity: Int = 10_000) {
         self.capacity = capacity
     }
 
-    /// `signature.verify(now:)`, looking the signature up before checking it.
-    public func verify(_ signature: NodeSignature, now: Date = Date()) -> String? {
-        if let problem = signature.checkTimestamp(now: now) { return problem }
-        if verified.withLock({ $0[signature] != nil }) { return nil }
-        if let problem = signature.checkSignature() { return problem }
+    /// The canonical bytes (`NodePublicKey.canonical`) of the key that made `signature`: `signature.verify(now:)`,
+    /// looking the signature up before checking it.
+    public func signer(of signature: NodeSignature, now: Date = Date()) throws(NodeIdentityError) -> [UInt8] {
+        if let problem = signature.checkTimestamp(now: now) { throw NodeIdentityError(problem) }
+        if let known = verified.withLock({ $0[signature]?.signer }) { return known }
+        let signer = try signature.signingKey().canonical
         let expires = (NodeSignature.parse(signature.timestamp) ?? now) + NodeSignature.maximumAge
         verified.withLock { verified in
             if verified.count >= capacity {
-                verified = verified.filter { $0.value > now }
+                verified = verified.filter { $0.value.expires > now }
                 if verified.count >= capacity { verified.removeAll() }
             }
-            verified[signature] = expires
+            verified[signature] = (expires, signer)
         }
-        return nil
+        return signer
     }
 
     /// The number of signatures remembered, for tests.
