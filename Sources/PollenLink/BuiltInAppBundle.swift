@@ -3,10 +3,9 @@ import PollenCore
 import PollenWire
 
 /// The Flower App Bundle (FAB) a SuperLink serves for its runs, so that a Flower SuperNode in a Pollen federation
-/// can take part: a zip Flower 1.42 installs and runs, whose Python ClientApp answers the built-in `model-transfer`
-/// app as Pollen's does (every array plus 0.001, `num-examples` 1) and fails every other app's message with a reply
-/// that says why, so a strategy counts the failure at once rather than waiting out its round for a node that
-/// never answers.
+/// can take part: a zip Flower 1.42 installs and runs, whose Python ClientApp (`FlowerApp/client_app.py`) answers
+/// the built-in apps as Pollen's ClientApps do: `tabular` on the CSV the node's config names, with the same split,
+/// batches and arithmetic; `model-transfer` by adding 0.001 to every array.
 ///
 /// The bundle's declared configuration is the run's own (Flower fuses a run's settings with the keys its bundle
 /// declares and drops the others), so each run has its bundle, and its hash; the same run always gets the same
@@ -40,7 +39,7 @@ struct BuiltInAppBundle: Sendable {
     static func manifest(config: ConfigRecord) -> String {
         var lines = [
             "[project]", "name = \"pollenapps\"", "version = \"\(version)\"",
-            "description = \"Pollen's built-in apps (model-transfer), for Flower SuperNodes in a Pollen federation\"",
+            "description = \"Pollen's built-in apps (tabular, model-transfer), for Flower SuperNodes in a Pollen federation\"",
             "license = \"Apache-2.0\"", "dependencies = [\"flwr>=1.42\", \"numpy\"]", "",
             "[tool.flwr.app]", "publisher = \"pollen\"", "",
             "[tool.flwr.app.components]", "serverapp = \"pollenapps.server_app:app\"", "clientapp = \"pollenapps.client_app:app\"", "",
@@ -88,52 +87,6 @@ struct BuiltInAppBundle: Sendable {
 
     /// The lowercase hex SHA-256 of `bytes`: what an object's id is, and what Flower names a bundle and its files by.
     private static func sha256(of bytes: [UInt8]) -> String { FlowerObject.hash(ByteBuffer(bytes: bytes)).rawValue }
-
-    /// The ClientApp: the `model-transfer` app's training; any other app fails with a reason.
-    static let clientApp = #"""
-        """Pollen's built-in apps as a Flower ClientApp.
-
-        `model-transfer` trains as Pollen's SuperNodes do: every float32 array plus 0.001, `num-examples` 1. Pollen's
-        other built-in apps run on Pollen SuperNodes only; their messages fail here with a reply that says so.
-        """
-
-        import numpy as np
-
-        from flwr.app import Array, ArrayRecord, Context, Message, MetricRecord, RecordDict
-        from flwr.clientapp import ClientApp
-
-        STEP = np.float32(0.001)
-
-        app = ClientApp()
-
-
-        def _require_model_transfer(context: Context) -> None:
-            name = context.run_config.get("app", "tabular")
-            if name != "model-transfer":
-                raise RuntimeError(
-                    f"Pollen's built-in '{name}' app runs on Pollen SuperNodes only; "
-                    "start this site's node with `pollen supernode` to take part"
-                )
-
-
-        @app.train()
-        def train(msg: Message, context: Context) -> Message:
-            _require_model_transfer(context)
-            trained = ArrayRecord()
-            for name, array in msg.content["arrays"].items():
-                values = array.numpy()
-                if values.dtype != np.float32:
-                    raise RuntimeError(f"the model-transfer app trains float32 arrays, got {values.dtype} for '{name}'")
-                trained[name] = Array(values + STEP)
-            content = RecordDict({"arrays": trained, "metrics": MetricRecord({"num-examples": 1})})
-            return Message(content=content, reply_to=msg)
-
-
-        @app.evaluate()
-        def evaluate(msg: Message, context: Context) -> Message:
-            _require_model_transfer(context)
-            raise RuntimeError("the model-transfer app does not evaluate")
-        """#
 
     /// The ServerApp component Flower's bundle format requires; the SuperLink runs the real one itself.
     static let serverApp = #"""

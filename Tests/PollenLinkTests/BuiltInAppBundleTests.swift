@@ -1,3 +1,4 @@
+import Foundation
 import PollenCore
 @testable import PollenLink
 import Testing
@@ -30,5 +31,11 @@ struct BuiltInAppBundleTests {
         #expect(BuiltInAppBundle(config: run).hash == BuiltInAppBundle(config: run).hash)
         #expect(BuiltInAppBundle(config: run).hash != BuiltInAppBundle(config: other).hash)
         #expect(BuiltInAppBundle(config: run).hash.count == 64)
+    }
+
+    @Test func theEmbeddedClientAppIsTheRepositorysFile() throws {
+        let file = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+            .appendingPathComponent("Sources/PollenLink/FlowerApp/client_app.py")
+        #expect(BuiltInAppBundle.clientApp == (try String(contentsOf: file, encoding: .utf8)), "run scripts/embed-flower-app after editing \(file.path)")
     }
 }
