@@ -34,6 +34,13 @@ public enum ControlRoutes {
             }
         }
         route("start-run") { (request: Flwr_Proto_StartRunRequest) -> Flwr_Proto_StartRunResponse in
+            // `flwr run` sends its app as a bundle; taking the run would start Pollen's default app in its place.
+            guard request.fab.content.isEmpty, request.appSpec.isEmpty else {
+                throw FleetError.badRequest(
+                    "this Pollen SuperLink runs Pollen's built-in apps, not Flower App Bundles: submit with `pollen run --app tabular` "
+                        + "(or model-transfer), or run the Flower app on a Flower SuperLink"
+                )
+            }
             let config = ConfigRecord(UserConfigProto.decode(request.overrideConfig).sorted { $0.key < $1.key }.map { ($0.key, $0.value) })
             let id = try await state.createRun(config: config, now: Date().timeIntervalSince1970)
             return .with { $0.runID = id.rawValue }

@@ -77,6 +77,27 @@ struct FlowerInteropTests {
         #expect(try nodes().contains("online"))
     }
 
+    /// `flwr run` of a Flower app against a Pollen SuperLink is refused with the reason, and no run starts (before,
+    /// the SuperLink ignored the app bundle and started its default app in the app's place).
+    @Test func flwrRunOfAFlowerAppIsRefusedWithTheReason() throws {
+        let federation = try Federation.start()
+        defer { federation.stop() }
+        let cli = federation.directory.appendingPathComponent("flwr")
+        try FileManager.default.createDirectory(at: cli, withIntermediateDirectories: true)
+        try "[superlink]\ndefault = \"pollen\"\n[superlink.pollen]\naddress = \"\(federation.address)\"\ninsecure = true\n"
+            .write(to: cli.appendingPathComponent("config.toml"), atomically: true, encoding: .utf8)
+        let app = Federation.repositoryRoot.appendingPathComponent("bench/transfer/flower/app").path
+        let run = try PollenProcess.run(
+            // Wide enough that the CLI does not wrap the reason.
+            ["run", app, "pollen"], in: cli, environment: FlowerInstall.environment(home: cli).merging(["COLUMNS": "300"]) { $1 },
+            executable: FlowerInstall.binDirectory!.appendingPathComponent("flwr")
+        )
+        #expect(run.status != 0)
+        #expect((run.standardOutput + run.standardError).contains("runs Pollen's built-in apps, not Flower App"), "\(run.standardOutput)\(run.standardError)")
+        let runs = try PollenProcess.run(["ls", "--superlink", federation.address] + federation.connection, in: federation.directory)
+        #expect(runs.standardOutput.split(separator: "\n").count == 1, "no run should start:\n\(runs.standardOutput)")
+    }
+
     /// The other way round: a Flower SuperNode in a Pollen federation, beside two Pollen SuperNodes, over TLS with a
     /// test authority, on a SuperLink that admits only the keys its operator registered. The Flower SuperNode and
     /// one Pollen SuperNode use keys made as Flower's documentation has sites make them (OpenSSH, P-384), registered
