@@ -9,11 +9,14 @@ import SwiftProtobuf
 struct ControlClient: Sendable {
     let baseURL: String
     let http: HTTPClient
+    /// The account's bearer token, for a SuperLink with accounts.
+    var token: String?
 
     func call<Output: SwiftProtobuf.Message>(_ route: String, _ input: some SwiftProtobuf.Message, as: Output.Type = Output.self) async throws -> Output {
         var request = HTTPClientRequest(url: "\(baseURL)/v1/control/\(route)")
         request.method = .POST
         request.headers.add(name: "content-type", value: "application/protobuf")
+        if let token { request.headers.add(name: "authorization", value: "Bearer \(token)") }
         request.body = .bytes(ByteBuffer(bytes: try input.serializedBytes() as [UInt8]))
         let response: HTTPClientResponse
         do {
@@ -41,6 +44,7 @@ struct ConnectionOptions: ParsableArguments {
     @Option(help: "A PEM file of the CA certificates to trust for the SuperLink (default: the system's).") var rootCertificates: String?
     @Option(help: "A PEM certificate to present to a SuperLink that requires client certificates.") var clientCertificate: String?
     @Option(help: "The PEM private key of --client-certificate.") var clientKey: String?
+    @Option(help: "A file holding your Control API token, for a SuperLink with accounts (`pollen account` makes one).") var tokenFile: String?
 
     /// The connection the flags and the connections file describe.
     func resolved(environment: [String: String] = ProcessInfo.processInfo.environment) throws -> SuperLinkConnection {
@@ -60,6 +64,7 @@ struct ConnectionOptions: ParsableArguments {
         if let rootCertificates { resolved.rootCertificates = rootCertificates }
         if let clientCertificate { resolved.clientCertificate = clientCertificate }
         if let clientKey { resolved.clientKey = clientKey }
+        if let tokenFile { resolved.tokenFile = tokenFile }
         return resolved
     }
 
@@ -72,7 +77,15 @@ struct ConnectionOptions: ParsableArguments {
         let http = target.insecure ? HTTPClient(eventLoopGroupProvider: .singleton) : try TLSSettings.client(
             rootCertificates: target.rootCertificates, clientCertificate: target.clientCertificate, clientKey: target.clientKey
         )
-        let client = ControlClient(baseURL: "\(target.insecure ? "http" : "https")://\(target.address)", http: http)
+        var token: String?
+        if let file = target.tokenFile {
+            guard let text = try? String(contentsOfFile: file, encoding: .utf8) else {
+                try? await http.shutdown()
+                throw CLIError("cannot read the token file '\(file)'")
+            }
+            token = text.trimmingCharacters(in: .whitespacesAndNewlines)
+        }
+        let client = ControlClient(baseURL: "\(target.insecure ? "http" : "https")://\(target.address)", http: http, token: token)
         do {
             let result = try await body(client)
             try await http.shutdown()

@@ -7,7 +7,7 @@ public struct PollenCommand: AsyncParsableCommand {
         abstract: "Pollen: federated learning across sites that keep their data.",
         subcommands: [
             SimulateCommand.self, SuperLinkCommand.self, SuperNodeCommand.self, RunCommand.self, ListCommand.self, LogCommand.self,
-            StopCommand.self, NodesCommand.self, ClientAppCommand.self, ServerAppCommand.self,
+            StopCommand.self, NodesCommand.self, AccountCommand.self, ClientAppCommand.self, ServerAppCommand.self,
         ]
     )
 

@@ -29,6 +29,8 @@ public struct SuperLinkCommand: AsyncParsableCommand {
     @Option(help: "Require every client (SuperNodes and the CLI) to present a certificate signed by one of the CAs in this PEM file (mutual TLS).")
     var sslClientCaCertfile: String?
     @Flag(help: "Refuse self-registration; only keys an operator registered may connect.") var requireKnownNodes = false
+    @Option(help: "A TOML file of Control API accounts (researchers and operators, each by its token's SHA-256; `pollen account` makes them). Without it, whoever reaches the port may submit and stop runs.")
+    var accounts: String?
     @Option(help: "Where each run's ServerApp runs: 'process' (a process of its own, talking to this SuperLink over the app runtime API on a loopback port) or 'none' (inside this daemon).")
     var isolation = "process"
 
@@ -47,8 +49,15 @@ public struct SuperLinkCommand: AsyncParsableCommand {
         }
         var logger = Logger(label: "pollen.superlink")
         logger.logLevel = .info
+        let controlAccounts = try accounts.map(AccountsFile.load(path:))
+        if controlAccounts == nil {
+            Daemon.warn(
+                "WARNING: no --accounts: every client that reaches this port (with mutual TLS, every certificate holder, SuperNodes included) "
+                    + "may submit, follow and stop runs and register nodes"
+            )
+        }
         let configuration = SuperLinkConfiguration(
-            host: host, port: port, databasePath: database, allowsSelfRegistration: !requireKnownNodes
+            host: host, port: port, databasePath: database, allowsSelfRegistration: !requireKnownNodes, controlAccounts: controlAccounts
         )
         let handlers = try SuperLink.handlers(configuration: configuration)
         // Connections did not survive the restart; every node activates again when it reconnects.

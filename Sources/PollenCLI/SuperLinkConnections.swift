@@ -13,6 +13,8 @@ struct SuperLinkConnection: Equatable, Sendable {
     var clientCertificate: String?
     /// The private key of `clientCertificate`, PEM.
     var clientKey: String?
+    /// A file holding this user's Control API token, for a SuperLink with accounts (`pollen account`).
+    var tokenFile: String?
 
     /// Where the CLI connects when nothing says otherwise.
     static let fallback = SuperLinkConnection(address: "127.0.0.1:9092")
@@ -34,6 +36,7 @@ struct SuperLinkConnection: Equatable, Sendable {
 /// root-certificates = "certificates/ca.pem"     # relative to this file's folder
 /// client-certificate = "certificates/me.pem"    # for a SuperLink that requires client certificates
 /// client-key = "certificates/me.key"
+/// token-file = "alice.token"                  # for a SuperLink with Control API accounts
 /// ```
 struct SuperLinkConnections: Equatable {
     /// The connection used when a command names none.
@@ -42,7 +45,7 @@ struct SuperLinkConnections: Equatable {
     var connections: [String: SuperLinkConnection]
 
     /// The keys a connection may have.
-    static let keys = ["address", "insecure", "root-certificates", "client-certificate", "client-key"]
+    static let keys = ["address", "insecure", "root-certificates", "client-certificate", "client-key", "token-file"]
 
     /// The config file's path: `$POLLEN_HOME/config.toml`, else `$HOME/.pollen/config.toml`.
     static func path(environment: [String: String] = ProcessInfo.processInfo.environment) -> String {
@@ -109,7 +112,7 @@ struct SuperLinkConnections: Equatable {
         }
         return SuperLinkConnection(
             address: address, insecure: insecure, rootCertificates: try file("root-certificates"),
-            clientCertificate: try file("client-certificate"), clientKey: try file("client-key")
+            clientCertificate: try file("client-certificate"), clientKey: try file("client-key"), tokenFile: try file("token-file")
         )
     }
 

@@ -8,21 +8,30 @@ import SwiftProtobuf
 /// The Control API a researcher's `pollen run`, `ls`, `log` and `stop` use: `POST /v1/control/<rpc>` with
 /// Flower's Control messages. Runs are created `pending`; the SuperLink's run launcher starts their ServerApp.
 ///
+/// With `accounts`, every call needs `Authorization: Bearer TOKEN` of an account: a researcher submits runs and
+/// sees, follows and stops its own; an operator sees and stops every run and lists and registers SuperNodes. Each
+/// run records who submitted it, and its log who submitted and who stopped it. Without accounts the API is open to
+/// whoever reaches the port.
+///
 /// `stream-logs` answers once with the lines after `after_timestamp` (clients poll) rather than holding a
 /// framed stream open as Flower's does.
 public enum ControlRoutes {
     /// Adds the Control routes to `router`.
-    public static func add(to router: Router<BasicRequestContext>, state: any LinkState) {
+    public static func add(to router: Router<BasicRequestContext>, state: any LinkState, accounts: ControlAccounts? = nil) {
         func route<Input: SwiftProtobuf.Message, Output: SwiftProtobuf.Message>(
-            _ name: String, _ handler: @escaping @Sendable (Input) async throws -> Output
+            _ name: String, operatorsOnly: Bool = false, _ handler: @escaping @Sendable (Input, Caller) async throws -> Output
         ) {
             router.post("/v1/control/\(name)") { request, _ -> Response in
                 var request = request
+                let caller: Caller
+                do { caller = try Caller(request, accounts: accounts, operatorsOnly: operatorsOnly, route: name) } catch let error as FleetError {
+                    return error.response
+                }
                 let body = try await request.collectBody(upTo: FleetRoutes.defaultMaximumBodyBytes)
                 let input: Input
                 do { input = try Input(serializedBytes: Array(buffer: body)) } catch { return FleetError.invalidProtobuf(name, error).response }
                 do {
-                    let bytes: [UInt8] = try await handler(input).serializedBytes()
+                    let bytes: [UInt8] = try await handler(input, caller).serializedBytes()
                     return Response(status: .ok, headers: [.contentType: "application/protobuf"], body: ResponseBody(byteBuffer: ByteBuffer(bytes: bytes)))
                 } catch let error as StoreError where error.code == .notFound {
                     return FleetError.notFound(error.message).response
@@ -33,7 +42,14 @@ public enum ControlRoutes {
                 }
             }
         }
-        route("start-run") { (request: Flwr_Proto_StartRunRequest) -> Flwr_Proto_StartRunResponse in
+        /// The run `id`, if `caller` may see it; a run another researcher submitted is as good as absent.
+        @Sendable func visibleRun(_ id: RunID, to caller: Caller) async throws -> RunInfo {
+            guard let run = try await state.run(id), caller.mayManage(run) else {
+                throw FleetError.notFound("run \(id) does not exist" + (caller.account == nil ? "" : " among the runs account '\(caller.name)' may see"))
+            }
+            return run
+        }
+        route("start-run") { (request: Flwr_Proto_StartRunRequest, caller) -> Flwr_Proto_StartRunResponse in
             // `flwr run` sends its app as a bundle; taking the run would start Pollen's default app in its place.
             guard request.fab.content.isEmpty, request.appSpec.isEmpty else {
                 throw FleetError.badRequest(
@@ -42,28 +58,33 @@ public enum ControlRoutes {
                 )
             }
             let config = ConfigRecord(UserConfigProto.decode(request.overrideConfig).sorted { $0.key < $1.key }.map { ($0.key, $0.value) })
-            let id = try await state.createRun(config: config, now: Date().timeIntervalSince1970)
+            let now = Date().timeIntervalSince1970
+            let id = try await state.createRun(config: config, owner: caller.name, now: now)
+            if caller.account != nil { try await state.appendLog(run: id, line: "submitted by \(caller.description)", now: now) }
             return .with { $0.runID = id.rawValue }
         }
-        route("list-runs") { (request: Flwr_Proto_ListRunsRequest) -> Flwr_Proto_ListRunsResponse in
-            let runs = try await state.runs().filter { !request.hasRunID || $0.id.rawValue == request.runID }
+        route("list-runs") { (request: Flwr_Proto_ListRunsRequest, caller) -> Flwr_Proto_ListRunsResponse in
+            let runs = try await state.runs().filter { (!request.hasRunID || $0.id.rawValue == request.runID) && caller.mayManage($0) }
             return .with { response in
                 for run in runs { response.runDict[run.id.rawValue] = run.proto }
                 response.now = ISO8601DateFormatter().string(from: Date())
             }
         }
-        route("stop-run") { (request: Flwr_Proto_StopRunRequest) -> Flwr_Proto_StopRunResponse in
-            try await state.setRunStatus(RunID(request.runID), to: .finished("stopped", details: "stopped by the researcher"))
+        route("stop-run") { (request: Flwr_Proto_StopRunRequest, caller) -> Flwr_Proto_StopRunResponse in
+            let run = try await visibleRun(RunID(request.runID), to: caller)
+            let who = caller.account == nil ? "the researcher" : caller.description
+            try await state.setRunStatus(run.id, to: .finished("stopped", details: "stopped by \(who)"))
+            if caller.account != nil { try await state.appendLog(run: run.id, line: "stopped by \(who)", now: Date().timeIntervalSince1970) }
             return .with { $0.success = true }
         }
-        route("register-node") { (request: Flwr_Proto_RegisterNodeRequest) -> Flwr_Proto_RegisterNodeResponse in
+        route("register-node", operatorsOnly: true) { (request: Flwr_Proto_RegisterNodeRequest, _) -> Flwr_Proto_RegisterNodeResponse in
             // Stored in the form the Fleet API compares a signing key in, whichever form the operator had.
             let key: NodePublicKey
             do { key = try NodePublicKey(text: [UInt8](request.publicKey)) } catch { throw FleetError.badRequest("\(error)") }
             let id = try await state.registerNode(publicKey: key.canonical, now: Date().timeIntervalSince1970)
             return .with { $0.nodeID = id.rawValue }
         }
-        route("list-nodes") { (_: Flwr_Proto_ListNodesRequest) -> Flwr_Proto_ListNodesResponse in
+        route("list-nodes", operatorsOnly: true) { (_: Flwr_Proto_ListNodesRequest, _) -> Flwr_Proto_ListNodesResponse in
             let nodes = try await state.nodes(now: Date().timeIntervalSince1970)
             return .with { response in
                 response.nodesInfo = nodes.map { node in
@@ -78,12 +99,46 @@ public enum ControlRoutes {
                 response.now = ISO8601DateFormatter().string(from: Date())
             }
         }
-        route("stream-logs") { (request: Flwr_Proto_StreamLogsRequest) -> Flwr_Proto_StreamLogsResponse in
-            let lines = try await state.logs(run: RunID(request.runID), after: request.afterTimestamp)
+        route("stream-logs") { (request: Flwr_Proto_StreamLogsRequest, caller) -> Flwr_Proto_StreamLogsResponse in
+            let run = try await visibleRun(RunID(request.runID), to: caller)
+            let lines = try await state.logs(run: run.id, after: request.afterTimestamp)
             return .with {
                 $0.logOutput = lines.map { $0.line + "\n" }.joined()
                 $0.latestTimestamp = lines.last?.at ?? request.afterTimestamp
             }
+        }
+    }
+
+    /// Who calls: an account, or anyone when the SuperLink has no accounts.
+    struct Caller: Sendable, CustomStringConvertible {
+        let account: ControlAccount?
+
+        /// The caller of `request`, once its token opens an account allowed on `route`; throws 401 or 403 with the
+        /// reason otherwise.
+        init(_ request: Request, accounts: ControlAccounts?, operatorsOnly: Bool, route: String) throws {
+            guard let accounts else {
+                account = nil
+                return
+            }
+            guard let header = request.headers[.authorization], header.hasPrefix("Bearer ") else {
+                throw FleetError(status: 401, code: 0, detail: "this SuperLink's Control API needs an account: give the CLI its token with --token-file FILE (or token-file in the connection)")
+            }
+            guard let account = accounts.account(token: String(header.dropFirst("Bearer ".count))) else {
+                throw FleetError(status: 401, code: 0, detail: "the token opens no account on this SuperLink; ask its operator for one")
+            }
+            guard !operatorsOnly || account.role == .operator else {
+                throw FleetError.forbidden("\(route) is for operators; account '\(account.name)' is a \(account.role.rawValue)")
+            }
+            self.account = account
+        }
+
+        /// The owner recorded on the runs this caller submits.
+        var name: String { account?.name ?? "" }
+
+        var description: String { account.map { "\($0.name) (\($0.role.rawValue))" } ?? "anyone" }
+
+        func mayManage(_ run: RunInfo) -> Bool {
+            account?.mayManage(runOwnedBy: run.owner) ?? true
         }
     }
 }

@@ -16,16 +16,20 @@ public struct SuperLinkConfiguration: Sendable {
     public var allowsSelfRegistration: Bool
     /// The largest request body accepted.
     public var maximumBodyBytes: Int
+    /// The Control API's accounts (`--accounts`); `nil` leaves the Control API open.
+    public var controlAccounts: ControlAccounts?
 
     public init(
         host: String = "127.0.0.1", port: Int = 9092, databasePath: String = "pollen-superlink.db",
-        allowsSelfRegistration: Bool = true, maximumBodyBytes: Int = FleetRoutes.defaultMaximumBodyBytes
+        allowsSelfRegistration: Bool = true, maximumBodyBytes: Int = FleetRoutes.defaultMaximumBodyBytes,
+        controlAccounts: ControlAccounts? = nil
     ) {
         self.host = host
         self.port = port
         self.databasePath = databasePath
         self.allowsSelfRegistration = allowsSelfRegistration
         self.maximumBodyBytes = maximumBodyBytes
+        self.controlAccounts = controlAccounts
     }
 }
 
@@ -33,12 +37,14 @@ public struct SuperLinkConfiguration: Sendable {
 /// its nodes, runs, messages and objects in one SQLite database.
 public enum SuperLink {
     /// The router of every SuperLink API, over `handlers`.
-    public static func router(handlers: FleetHandlers, maximumBodyBytes: Int = FleetRoutes.defaultMaximumBodyBytes) -> Router<BasicRequestContext> {
+    public static func router(
+        handlers: FleetHandlers, maximumBodyBytes: Int = FleetRoutes.defaultMaximumBodyBytes, controlAccounts: ControlAccounts? = nil
+    ) -> Router<BasicRequestContext> {
         let router = Router()
         router.add(middleware: FleetErrorMiddleware())
         router.get("/health") { _, _ in "ok" }
         FleetRoutes.add(to: router, handlers: handlers, maximumBodyBytes: maximumBodyBytes)
-        ControlRoutes.add(to: router, state: handlers.state)
+        ControlRoutes.add(to: router, state: handlers.state, accounts: controlAccounts)
         return router
     }
 
@@ -80,7 +86,7 @@ public enum SuperLink {
         logger: Logger = Logger(label: "pollen.superlink"), onServerRunning: @escaping @Sendable (Int) async -> Void = { _ in }
     ) throws -> some ApplicationProtocol {
         Application(
-            router: router(handlers: handlers, maximumBodyBytes: configuration.maximumBodyBytes),
+            router: router(handlers: handlers, maximumBodyBytes: configuration.maximumBodyBytes, controlAccounts: configuration.controlAccounts),
             server: try tls.map { try .tls(.http1(), tlsConfiguration: $0) } ?? .http1(),
             configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "pollen-superlink"),
             onServerRunning: { channel in await onServerRunning(channel.localAddress?.port ?? configuration.port) },

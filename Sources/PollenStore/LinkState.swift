@@ -57,6 +57,8 @@ public struct RunInfo: Sendable, Equatable {
     /// The run configuration the researcher submitted.
     public var config: ConfigRecord
     public var createdAt: Double
+    /// The Control API account that submitted the run; empty when the SuperLink has no accounts.
+    public var owner: String = ""
 }
 
 /// A message as the link state keeps it: its metadata and object tree (its content lives in the `ObjectStore`),
@@ -98,8 +100,8 @@ public protocol LinkState: Sendable {
     /// Marks every online node offline: after a SuperLink restart no node is connected until it activates again.
     func markAllNodesOffline() async throws
 
-    /// Creates a run in `pending` and returns its id.
-    func createRun(config: ConfigRecord, now: Double) async throws -> RunID
+    /// Creates a run in `pending`, submitted by the account `owner`, and returns its id.
+    func createRun(config: ConfigRecord, owner: String, now: Double) async throws -> RunID
     /// The run with `id`.
     func run(_ id: RunID) async throws -> RunInfo?
     /// Every run, oldest first.
@@ -126,6 +128,11 @@ public protocol LinkState: Sendable {
 }
 
 extension LinkState {
+    /// Creates a run nobody in particular owns (a SuperLink without Control API accounts).
+    public func createRun(config: ConfigRecord, now: Double) async throws -> RunID {
+        try await createRun(config: config, owner: "", now: now)
+    }
+
     /// Flower's `HEARTBEAT_PATIENCE`: a node stays online for twice its declared interval after a heartbeat.
     public static var heartbeatPatience: Double { 2 }
 }

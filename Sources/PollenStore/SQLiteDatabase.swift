@@ -110,6 +110,10 @@ public struct SQLiteDatabase: Sendable {
                 CREATE INDEX run_log_by_run ON run_log(run_id, at);
                 """)
         }
+        // Runs remember the Control API account that submitted them (empty for runs from before accounts).
+        migrator.registerMigration("run owner") { db in
+            try db.execute(sql: "ALTER TABLE run ADD COLUMN owner TEXT NOT NULL DEFAULT ''")
+        }
         return migrator
     }
 }

@@ -136,13 +136,13 @@ public struct SQLiteLinkState: LinkState {
 
     // MARK: Runs
 
-    public func createRun(config: ConfigRecord, now: Double) async throws -> RunID {
+    public func createRun(config: ConfigRecord, owner: String, now: Double) async throws -> RunID {
         let encoded = Data(try config.proto.serializedBytes() as [UInt8])
         return try await database.writer.write { db in
             let id = try Self.freshID(in: db, table: "run")
             try db.execute(
-                sql: "INSERT INTO run (id, status, config, created_at) VALUES (?, ?, ?, ?)",
-                arguments: [Int64(bitPattern: id), RunStatus.pending.phase, encoded, now]
+                sql: "INSERT INTO run (id, status, config, created_at, owner) VALUES (?, ?, ?, ?, ?)",
+                arguments: [Int64(bitPattern: id), RunStatus.pending.phase, encoded, now, owner]
             )
             return RunID(id)
         }
@@ -176,7 +176,7 @@ public struct SQLiteLinkState: LinkState {
 
     /// A run's row, read in a transaction and decoded outside it.
     private struct RunRow: Sendable {
-        var id: Int64, phase: String, subStatus: String, details: String, config: Data, createdAt: Double
+        var id: Int64, phase: String, subStatus: String, details: String, config: Data, createdAt: Double, owner: String
         init(_ row: Row) {
             id = row["id"]
             phase = row["status"]
@@ -184,11 +184,13 @@ public struct SQLiteLinkState: LinkState {
             details = row["details"]
             config = row["config"]
             createdAt = row["created_at"]
+            owner = row["owner"]
         }
         func info() throws -> RunInfo {
             RunInfo(
                 id: RunID(UInt64(bitPattern: id)), status: RunStatus(phase: phase, subStatus: subStatus, details: details),
-                config: try ConfigRecord(proto: Flwr_Proto_ConfigRecord(serializedBytes: [UInt8](config))), createdAt: createdAt
+                config: try ConfigRecord(proto: Flwr_Proto_ConfigRecord(serializedBytes: [UInt8](config))), createdAt: createdAt,
+                owner: owner
             )
         }
     }

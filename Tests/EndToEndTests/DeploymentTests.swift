@@ -130,6 +130,44 @@ func finalAccuracy(_ output: String) -> Double? {
         #expect(try run.waitForExit() == 0, "\(run.printed)")
     }
 
+    /// `--accounts`: the CLI needs an account's token; researchers see and stop their own runs only, operators every
+    /// run and the SuperNodes; a run's log says who submitted and who stopped it.
+    @Test func controlAPIAccountsSeparateResearchersAndOperators() throws {
+        let directory = try freshDirectory()
+        func path(_ name: String) -> String { directory.appendingPathComponent(name).path }
+        var accounts = ""
+        for (name, role) in [("alice", "researcher"), ("bob", "researcher"), ("ops", "operator")] {
+            let made = try PollenProcess.run(["account", name, "--role", role, "--token-file", path("\(name).token")], in: directory)
+            try #require(made.status == 0, "\(made.standardError)")
+            accounts += made.standardOutput + "\n"
+        }
+        #expect(!accounts.contains(try String(contentsOfFile: path("alice.token"), encoding: .utf8).trimmingCharacters(in: .newlines)))
+        try accounts.write(toFile: path("accounts.toml"), atomically: true, encoding: .utf8)
+        let federation = try Federation.start(directory: directory, options: ["--accounts", path("accounts.toml")])
+        defer { federation.stop() }
+        func pollen(_ arguments: [String], as account: String?) throws -> PollenProcess {
+            try PollenProcess.run(
+                arguments + ["--superlink", federation.address] + federation.connection + (account.map { ["--token-file", path("\($0).token")] } ?? []),
+                in: directory
+            )
+        }
+
+        let anonymous = try pollen(["ls"], as: nil)
+        #expect(anonymous.status != 0 && anonymous.standardError.contains("needs an account"), "\(anonymous.standardError)")
+        let submitted = try pollen(["run", "--run-config", "num-server-rounds=1"], as: "alice")
+        let runID = try #require(submitted.standardOutput.split(separator: " ").dropFirst().first.map(String.init), "\(submitted.standardError)")
+        #expect(try pollen(["ls"], as: "alice").standardOutput.contains(runID))
+        #expect(!(try pollen(["ls"], as: "bob").standardOutput.contains(runID)))
+        let bobStops = try pollen(["stop", runID], as: "bob")
+        #expect(bobStops.status != 0 && bobStops.standardError.contains("404"), "\(bobStops.standardError)")
+        let aliceListsNodes = try pollen(["nodes"], as: "alice")
+        #expect(aliceListsNodes.status != 0 && aliceListsNodes.standardError.contains("for operators"), "\(aliceListsNodes.standardError)")
+        #expect(try pollen(["nodes"], as: "ops").status == 0)
+        #expect(try pollen(["stop", runID], as: "ops").status == 0)
+        let log = try pollen(["log", runID], as: "alice").standardOutput
+        #expect(log.contains("submitted by alice (researcher)") && log.contains("stopped by ops (operator)"), "\(log)")
+    }
+
     @Test func aFailingClientAppIsAFailedReplyAndItsNodeKeepsServing() throws {
         var federation = try Federation.start()
         defer { federation.stop() }

@@ -18,6 +18,7 @@ import Testing
         root-certificates = "certs/ca.pem"
         client-certificate = "/etc/pollen/me.pem"
         client-key = "certs/me.key"
+        token-file = "me.token"
         """
 
     /// A POLLEN_HOME holding `text` as its config.toml.
@@ -34,7 +35,7 @@ import Testing
         #expect(connections.connections["local"] == SuperLinkConnection(address: "127.0.0.1:9092", insecure: true))
         #expect(connections.connections["network"] == SuperLinkConnection(
             address: "link.example.org:9092", rootCertificates: "/home/me/.pollen/certs/ca.pem",
-            clientCertificate: "/etc/pollen/me.pem", clientKey: "/home/me/.pollen/certs/me.key"
+            clientCertificate: "/etc/pollen/me.pem", clientKey: "/home/me/.pollen/certs/me.key", tokenFile: "/home/me/.pollen/me.token"
         ))
         #expect(SuperLinkConnections.path(environment: ["HOME": "/home/me"]) == "/home/me/.pollen/config.toml")
         #expect(SuperLinkConnections.path(environment: ["HOME": "/home/me", "POLLEN_HOME": "/srv/p"]) == "/srv/p/config.toml")

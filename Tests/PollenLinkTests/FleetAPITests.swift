@@ -38,10 +38,12 @@ func post<Output: SwiftProtobuf.Message>(
     return try await post(client, route, body: ByteBuffer(bytes: bytes), headers: node.headers())
 }
 
+/// `POST /v1/<api>/<route>` with `body`; the Fleet API unless `api` names another.
 func post<Output: SwiftProtobuf.Message>(
-    _ client: some TestClientProtocol, _ route: String, body: ByteBuffer, headers: HTTPFields, expecting: Output.Type = Output.self
+    _ client: some TestClientProtocol, _ route: String, body: ByteBuffer, headers: HTTPFields, api: String = "fleet",
+    expecting: Output.Type = Output.self
 ) async throws -> Call<Output> {
-    try await client.execute(uri: "/v1/fleet/\(route)", method: .post, headers: headers, body: body) { response in
+    try await client.execute(uri: "/v1/\(api)/\(route)", method: .post, headers: headers, body: body) { response in
         let text = String(buffer: response.body)
         let output = response.status == .ok ? try Output(serializedBytes: Array(buffer: response.body)) : nil
         return Call(status: response.status, output: output, reason: text)

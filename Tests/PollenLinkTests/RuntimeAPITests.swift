@@ -19,11 +19,7 @@ import Testing
         var headers = HTTPFields()
         headers[.contentType] = "application/protobuf"
         if let token { headers[HTTPField.Name(RuntimeRoutes.tokenHeader)!] = token }
-        let body = ByteBuffer(bytes: try input.serializedBytes() as [UInt8])
-        return try await client.execute(uri: "/v1/runtime/\(route)", method: .post, headers: headers, body: body) { response in
-            let output = response.status == .ok ? try Output(serializedBytes: Array(buffer: response.body)) : nil
-            return Call(status: response.status, output: output, reason: String(buffer: response.body))
-        }
+        return try await post(client, route, body: ByteBuffer(bytes: try input.serializedBytes() as [UInt8]), headers: headers, api: "runtime")
     }
 
     @Test func aTokenOpensItsOwnRunOnlyAndEndsWithIt() async throws {

@@ -54,9 +54,10 @@ func instruction(run: RunID, node: NodeID, now: Double, ttl: Double = 60) throws
     @Test(arguments: StoreKind.allCases)
     func runLifecycle(kind: StoreKind) async throws {
         let state = try kind.makeLinkState()
-        let id = try await state.createRun(config: ["num-server-rounds": 3, "model": "logistic"], now: 10)
+        let id = try await state.createRun(config: ["num-server-rounds": 3, "model": "logistic"], owner: "alice", now: 10)
         #expect(try await state.run(id)?.status == .pending)
         #expect(try await state.run(id)?.config["model"] == "logistic")
+        #expect(try await state.run(id)?.owner == "alice")
         try await state.setRunStatus(id, to: .running)
         try await state.setRunStatus(id, to: .finished("completed"))
         await #expect(throws: StoreError.self) { try await state.setRunStatus(id, to: .running) }
