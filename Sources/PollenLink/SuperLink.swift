@@ -42,6 +42,7 @@ public enum SuperLink {
     ) -> Router<BasicRequestContext> {
         let router = Router()
         router.add(middleware: FleetErrorMiddleware())
+        SuperLinkMetrics.add(to: router, state: handlers.state, objects: handlers.objects, accounts: controlAccounts)
         router.get("/health") { _, _ in "ok" }
         FleetRoutes.add(to: router, handlers: handlers, maximumBodyBytes: maximumBodyBytes)
         ControlRoutes.add(to: router, state: handlers.state, accounts: controlAccounts)

@@ -82,3 +82,39 @@ struct ControlAccountsTests {
         }
     }
 }
+
+/// `GET /metrics`: the SuperLink's requests and state in Prometheus's text format, for operators only.
+struct SuperLinkMetricsTests {
+    @Test func anOperatorScrapesRequestsNodesRunsAndObjects() async throws {
+        let handlers = try SuperLink.handlers(configuration: SuperLinkConfiguration(databasePath: SQLiteDatabase.inMemoryPath))
+        let app = Application(router: SuperLink.router(handlers: handlers, controlAccounts: ControlAccountsTests.accounts))
+        try await app.test(.router) { client in
+            func scrape(_ token: String?) async throws -> (status: HTTPResponse.Status, text: String) {
+                var headers = HTTPFields()
+                if let token { headers[.authorization] = "Bearer \(token)" }
+                return try await client.execute(uri: "/metrics", method: .get, headers: headers) { ($0.status, String(buffer: $0.body)) }
+            }
+            #expect(try await scrape(nil).status == .unauthorized)
+            #expect(try await scrape("alice-token").status == .forbidden)
+
+            let node = TestNode()
+            _ = try await connect(node, client)
+            var headers = HTTPFields()
+            headers[.contentType] = "application/protobuf"
+            headers[.authorization] = "Bearer alice-token"
+            let started: Call<Flwr_Proto_StartRunResponse> = try await post(
+                client, "start-run", body: ByteBuffer(bytes: try Flwr_Proto_StartRunRequest().serializedBytes() as [UInt8]), headers: headers, api: "control"
+            )
+            #expect(started.status == .ok)
+
+            let (status, text) = try await scrape("ops-token")
+            #expect(status == .ok)
+            let lines = Set(text.split(separator: "\n").map(String.init))
+            #expect(lines.contains(#"pollen_nodes{status="online"} 1.0"#), "\(text)")
+            #expect(lines.contains(#"pollen_runs{phase="pending"} 1.0"#), "\(text)")
+            #expect(lines.contains("pollen_objects 0.0"), "\(text)")
+            #expect(lines.contains { $0.hasPrefix("hb_requests{") && $0.contains("/v1/fleet/activate-node") }, "\(text)")
+            #expect(lines.contains { $0.hasPrefix("http_server_request_duration_bucket{") }, "\(text)")
+        }
+    }
+}
