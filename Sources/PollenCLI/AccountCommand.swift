@@ -22,8 +22,9 @@ public struct AccountCommand: AsyncParsableCommand {
         guard let role = ControlRole(rawValue: role) else {
             throw ValidationError("--role must be researcher or operator, got '\(role)'")
         }
-        guard !name.isEmpty, name.allSatisfy({ $0.isLetter || $0.isNumber || "-_.".contains($0) }) else {
-            throw ValidationError("an account name has letters, digits, '-', '_' and '.', got '\(name)'")
+        // A TOML bare key, so the printed lines need no quoting.
+        guard !name.isEmpty, name.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "-" || $0 == "_") }) else {
+            throw ValidationError("an account name has ASCII letters, digits, '-' and '_', got '\(name)'")
         }
         guard !FileManager.default.fileExists(atPath: tokenFile) else {
             throw ValidationError("'\(tokenFile)' exists; choose another --token-file (a token file is never replaced)")

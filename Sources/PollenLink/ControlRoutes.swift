@@ -120,10 +120,11 @@ public enum ControlRoutes {
                 account = nil
                 return
             }
-            guard let header = request.headers[.authorization], header.hasPrefix("Bearer ") else {
+            // The scheme's name is case-insensitive (RFC 9110).
+            guard let header = request.headers[.authorization], header.lowercased().hasPrefix("bearer ") else {
                 throw FleetError(status: 401, code: 0, detail: "this SuperLink's Control API needs an account: give the CLI its token with --token-file FILE (or token-file in the connection)")
             }
-            guard let account = accounts.account(token: String(header.dropFirst("Bearer ".count))) else {
+            guard let account = accounts.account(token: header.dropFirst("Bearer ".count).trimmingCharacters(in: .whitespaces)) else {
                 throw FleetError(status: 401, code: 0, detail: "the token opens no account on this SuperLink; ask its operator for one")
             }
             guard !operatorsOnly || account.role == .operator else {

@@ -91,7 +91,8 @@ struct SuperLinkMetricsTests {
         try await app.test(.router) { client in
             func scrape(_ token: String?) async throws -> (status: HTTPResponse.Status, text: String) {
                 var headers = HTTPFields()
-                if let token { headers[.authorization] = "Bearer \(token)" }
+                // The scheme's name in any case, as HTTP allows.
+                if let token { headers[.authorization] = "bearer \(token)" }
                 return try await client.execute(uri: "/metrics", method: .get, headers: headers) { ($0.status, String(buffer: $0.body)) }
             }
             #expect(try await scrape(nil).status == .unauthorized)

@@ -182,9 +182,11 @@ class Task:
 
     def layers(self):
         """The (weight, bias) arrays, input to output, named as Pollen names them."""
-        names = ["weight", "bias"] if "weight" in self.arrays else None
-        count = 1 if names else len([name for name in self.arrays if name.endswith(".weight")])
-        keys = [("weight", "bias")] if names else [(f"layers.{l}.weight", f"layers.{l}.bias") for l in range(count)]
+        if "weight" in self.arrays:
+            keys = [("weight", "bias")]
+        else:
+            count = sum(1 for name in self.arrays if name.endswith(".weight"))
+            keys = [(f"layers.{l}.weight", f"layers.{l}.bias") for l in range(count)]
         layers = []
         for weight, bias in keys:
             if weight not in self.arrays or bias not in self.arrays:
