@@ -74,17 +74,13 @@ struct ConnectionOptions: ParsableArguments {
         if target.insecure, target.clientCertificate != nil || target.clientKey != nil {
             throw CLIError("a client certificate needs TLS, but the connection to \(target.address) is insecure: drop --insecure (or insecure = true)")
         }
+        let token = try target.tokenFile.map { file in
+            guard let text = try? String(contentsOfFile: file, encoding: .utf8) else { throw CLIError("cannot read the token file '\(file)'") }
+            return text.trimmingCharacters(in: .whitespacesAndNewlines)
+        }
         let http = target.insecure ? HTTPClient(eventLoopGroupProvider: .singleton) : try TLSSettings.client(
             rootCertificates: target.rootCertificates, clientCertificate: target.clientCertificate, clientKey: target.clientKey
         )
-        var token: String?
-        if let file = target.tokenFile {
-            guard let text = try? String(contentsOfFile: file, encoding: .utf8) else {
-                try? await http.shutdown()
-                throw CLIError("cannot read the token file '\(file)'")
-            }
-            token = text.trimmingCharacters(in: .whitespacesAndNewlines)
-        }
         let client = ControlClient(baseURL: "\(target.insecure ? "http" : "https")://\(target.address)", http: http, token: token)
         do {
             let result = try await body(client)

@@ -6,7 +6,8 @@ public import Foundation
 import SwiftProtobuf
 
 /// The Fleet API's logic, free of HTTP: each handler takes a decoded request and the authenticated caller's
-/// public key (`NodePublicKey.canonical`: one key has one form, whichever text of it a node sends), and returns the response or throws a `FleetError`. The router decodes, authenticates and encodes.
+/// public key (`NodePublicKey.canonical`: one key has one form, whichever text of it a node sends), and returns
+/// the response or throws a `FleetError`. The router decodes, authenticates and encodes.
 public struct FleetHandlers: Sendable {
     /// The heartbeat intervals a node may declare, in seconds (Flower's bounds).
     public static let heartbeatIntervals = 10.0...1_800.0
