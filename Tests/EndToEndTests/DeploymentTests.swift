@@ -74,6 +74,15 @@ struct Federation {
     static let repositoryRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
 }
 
+/// A folder `name` in `directory` holding `connections` as its `config.toml`: a `POLLEN_HOME` or `FLWR_HOME` whose
+/// CLI connections (both read the same layout) the test chooses.
+func connectionsHome(_ name: String, in directory: URL, _ connections: String) throws -> URL {
+    let home = directory.appendingPathComponent(name)
+    try FileManager.default.createDirectory(at: home, withIntermediateDirectories: true)
+    try connections.write(to: home.appendingPathComponent("config.toml"), atomically: true, encoding: .utf8)
+    return home
+}
+
 func finalAccuracy(_ output: String) -> Double? {
     guard let range = output.range(of: #"final federated evaluation accuracy [0-9.]+"#, options: .regularExpression) else { return nil }
     return Double(output[range].split(separator: " ").last!)
@@ -408,9 +417,7 @@ struct TestCertificates {
         try federation.addNode(csv: "site1.csv", options: clientIdentity)
 
         // The CLI reads its connection, client certificate included, from POLLEN_HOME/config.toml.
-        let home = directory.appendingPathComponent("home")
-        try FileManager.default.createDirectory(at: home, withIntermediateDirectories: true)
-        try """
+        let home = try connectionsHome("home", in: directory, """
             [superlink]
             default = "test"
 
@@ -423,7 +430,7 @@ struct TestCertificates {
             [superlink.anonymous]
             address = "\(federation.address)"
             root-certificates = "\(certificates.authority)"
-            """.write(to: home.appendingPathComponent("config.toml"), atomically: true, encoding: .utf8)
+            """)
         let environment = ["POLLEN_HOME": home.path]
         let nodes = try PollenProcess.run(["nodes"], in: directory, environment: environment)
         #expect(nodes.status == 0, "\(nodes.standardError)")

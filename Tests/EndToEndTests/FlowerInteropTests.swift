@@ -82,10 +82,13 @@ struct FlowerInteropTests {
     @Test func flwrRunOfAFlowerAppIsRefusedWithTheReason() throws {
         let federation = try Federation.start()
         defer { federation.stop() }
-        let cli = federation.directory.appendingPathComponent("flwr")
-        try FileManager.default.createDirectory(at: cli, withIntermediateDirectories: true)
-        try "[superlink]\ndefault = \"pollen\"\n[superlink.pollen]\naddress = \"\(federation.address)\"\ninsecure = true\n"
-            .write(to: cli.appendingPathComponent("config.toml"), atomically: true, encoding: .utf8)
+        let cli = try connectionsHome("flwr", in: federation.directory, """
+            [superlink]
+            default = "pollen"
+            [superlink.pollen]
+            address = "\(federation.address)"
+            insecure = true
+            """)
         let app = Federation.repositoryRoot.appendingPathComponent("bench/transfer/flower/app").path
         let run = try PollenProcess.run(
             // Wide enough that the CLI does not wrap the reason.
@@ -185,15 +188,13 @@ struct FlowerInteropTests {
         }
 
         // The CLI's connection to Flower's SuperLink, in its FLWR_HOME.
-        let cli = directory.appendingPathComponent("cli")
-        try FileManager.default.createDirectory(at: cli, withIntermediateDirectories: true)
-        try """
+        let cli = try connectionsHome("cli", in: directory, """
             [superlink]
             default = "local"
             [superlink.local]
             address = "\(address)"
             root-certificates = "\(certificates.authority)"
-            """.write(to: cli.appendingPathComponent("config.toml"), atomically: true, encoding: .utf8)
+            """)
         func flwr(_ arguments: [String]) throws -> PollenProcess {
             try PollenProcess.run(arguments, in: cli, environment: FlowerInstall.environment(home: cli), executable: bin.appendingPathComponent("flwr"))
         }
