@@ -147,6 +147,25 @@ extension PythonJSON {
         #expect(try MessageCodec.decode(root: together[1].root) { objects[$0] }.content == content)
     }
 
+    /// Contents that differ only in the sign of a zero are equal by `==` but not the same message: each node gets
+    /// its own value, bit for bit.
+    @Test func aNegativeZeroIsNotTakenForAnotherMessagesZero() throws {
+        let values: [(config: Double, metric: Double)] = [(0.0, 1), (-0.0, 1), (1, 0.0), (1, -0.0)]
+        let messages = values.enumerated().map { node, value in
+            var content = RecordDict()
+            content[config: "config"] = ["learning-rate": .double(value.config)]
+            content[metrics: "metrics"] = ["loss": .double(value.metric)]
+            return Message(content: content, destination: NodeID(UInt64(node + 1)), type: .train)
+        }
+        let encoded = try MessageCodec.encode(messages)
+        let objects = Dictionary(encoded.flatMap(\.objects).map { ($0.id, $0) }) { first, _ in first }
+        for (message, value) in zip(encoded, values) {
+            let content = try #require(try MessageCodec.decode(root: message.root) { objects[$0] }.content)
+            #expect(content[config: "config"]?["learning-rate"]?.doubleValue?.sign == value.config.sign)
+            #expect(content[metrics: "metrics"]?["loss"]?.doubleValue?.sign == value.metric.sign)
+        }
+    }
+
     /// A chunk that repeats the one before it is recognised by its bytes, not hashed: the array lists exactly the
     /// chunks, ids and order that hashing every chunk of its `.npy` bytes gives, whether it is held whole or in pieces.
     @Test func repeatedChunksGetTheIDsHashingGives() throws {

@@ -15,7 +15,7 @@ package final class FileMapping: @unchecked Sendable {
 
     /// Maps the regular file open as `descriptor`, `count` bytes long; an empty file maps nothing.
     ///
-    /// - Throws: `CoreError.invalidTensor` naming `path` when the kernel refuses the mapping.
+    /// - Throws: `CoreError.unreadableFile` naming `path` and the kernel's reason when it refuses the mapping.
     package init(descriptor: Int32, count: Int, path: String) throws {
         self.count = count
         guard count > 0 else {
@@ -24,7 +24,7 @@ package final class FileMapping: @unchecked Sendable {
         }
         let mapped = mmap(nil, count, PROT_READ | PROT_WRITE, MAP_PRIVATE, descriptor, 0)
         guard let mapped, mapped != MAP_FAILED else {
-            throw CoreError(code: .invalidTensor, message: "cannot map '\(path)' into memory: \(String(cString: strerror(errno)))")
+            throw CoreError(code: .unreadableFile, message: "cannot map '\(path)' into memory: \(String(cString: strerror(errno)))")
         }
         start = mapped
     }

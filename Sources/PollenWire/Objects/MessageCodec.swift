@@ -53,7 +53,7 @@ public enum MessageCodec {
             body.metadata = metadata
             switch message.body {
             case .content(let content):
-                if let known = contents.first(where: { $0.content == content }) {
+                if let known = contents.first(where: { $0.content == content && sameScalarBits($0.content, content) }) {
                     children.append(known.tree)
                 } else {
                     let tree = builder.add(content)
@@ -68,6 +68,19 @@ public enum MessageCodec {
             var stamped = message
             stamped.metadata.messageID = MessageID(tree.id.rawValue)
             return EncodedMessage(message: stamped, objects: Array(builder.objects[firstObject...]), tree: tree)
+        }
+    }
+
+    /// Whether the metric and config records of `a` and `b`, which are equal, hold the same bits: `==` takes 0.0 for
+    /// -0.0, and a message must not be sent another's sign of zero.
+    private static func sameScalarBits(_ a: RecordDict, _ b: RecordDict) -> Bool {
+        func bits(_ record: some SwiftProtobuf.Message) -> [UInt8]? { try? record.serializedBytes() }
+        return zip(a, b).allSatisfy { left, right in
+            switch (left.value, right.value) {
+            case (.metrics(let x), .metrics(let y)): bits(x.proto).map { $0 == bits(y.proto) } ?? false
+            case (.config(let x), .config(let y)): bits(x.proto).map { $0 == bits(y.proto) } ?? false
+            default: true
+            }
         }
     }
 
