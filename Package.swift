@@ -143,6 +143,7 @@ let package = Package(
             name: "PollenLinkTests",
             dependencies: [
                 "PollenLink", "PollenWire", "PollenStore",
+                .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "SwiftProtobuf", package: "swift-protobuf"),
                 .product(name: "Crypto", package: "swift-crypto"),

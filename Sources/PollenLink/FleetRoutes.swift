@@ -3,6 +3,7 @@ import Foundation
 import HTTPTypes
 import Logging
 import PollenCore
+import PollenStore
 import PollenWire
 import SwiftProtobuf
 
@@ -158,6 +159,10 @@ public struct FleetErrorMiddleware: RouterMiddleware {
             return FleetError.notFound("no route \(request.method) \(request.uri.path); Fleet routes are POST /v1/fleet/<rpc>").response
         } catch let error as HTTPError {
             return FleetError(status: Int(error.status.code), code: 0, detail: error.body ?? "\(error.status)").response
+        } catch let error as StoreError where error.code == .corrupt {
+            // Asking again gets the same damaged bytes: 500, which a client does not retry.
+            context.logger.error("damaged data in the database", metadata: ["pollen.route": "\(request.uri.path)", "error": "\(error)"])
+            return FleetError(status: 500, code: 0, detail: error.message).response
         } catch {
             context.logger.error("request failed", metadata: ["pollen.route": "\(request.uri.path)", "error": "\(error)"])
             // 503: a Flower client retries it, where it gives up on a 500.

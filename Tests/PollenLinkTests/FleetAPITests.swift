@@ -1,5 +1,6 @@
 import Crypto
 import Foundation
+import GRDB
 import HTTPTypes
 import Hummingbird
 import HummingbirdTesting
@@ -224,6 +225,62 @@ func connect(_ node: TestNode, _ client: some TestClientProtocol) async throws -
             let fine = try await post(client, "pull-messages", Flwr_Proto_PullMessagesRequest.with { $0.node = .with { $0.nodeID = id } }, as: node,
                                       expecting: Pull.self)
             #expect(fine.status == .ok)
+        }
+    }
+
+    /// An object whose bytes were damaged in the database while the SuperLink was down is not served: the node gets
+    /// a 500 naming the object, the file and the fix, and its other objects still come.
+    @Test func aDamagedObjectInTheDatabaseIsRefusedWithTheReason() async throws {
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("pollen-damaged-\(UUID().uuidString).db").path
+        defer { for suffix in ["", "-wal", "-shm"] { try? FileManager.default.removeItem(atPath: path + suffix) } }
+        let configuration = SuperLinkConfiguration(databasePath: path, allowsSelfRegistration: true)
+        let node = TestNode()
+        let nodeID: UInt64
+        let run: RunID
+        let encoded: EncodedMessage
+        do {
+            let handlers = try SuperLink.handlers(configuration: configuration)
+            nodeID = try await Application(router: SuperLink.router(handlers: handlers, maximumBodyBytes: 64 * 1_024)).test(.router) { client in
+                try await connect(node, client)
+            }
+            run = try await handlers.state.createRun(config: [:], now: Date().timeIntervalSince1970)
+            try await handlers.state.setRunStatus(run, to: .running)
+            var instruction = Message(content: ["config": .config(["server-round": 1])], destination: NodeID(nodeID), type: .train)
+            instruction.metadata.runID = run
+            instruction.metadata.createdAt = Date().timeIntervalSince1970
+            encoded = try MessageCodec.encode(instruction)
+            _ = try await handlers.objects.preregister(runID: run, tree: encoded.tree)
+            for object in encoded.objects { _ = try await handlers.objects.put(object) }
+            try await handlers.state.storeInstruction(LinkMessage(metadata: encoded.message.metadata, tree: encoded.tree))
+        }
+        // The config record's last byte changes on disk while no SuperLink runs.
+        let damaged = try #require(encoded.objects.first { $0.type == .configRecord })
+        var changed = Array(damaged.bytes)
+        changed[changed.count - 1] ^= 0xFF
+        let bytes = changed
+        try await SQLiteDatabase(path: path).writer.write { db in
+            try db.execute(sql: "UPDATE object SET content = ? WHERE id = ?", arguments: [Data(bytes), damaged.id.rawValue])
+        }
+
+        let restarted = try SuperLink.handlers(configuration: configuration)
+        try await Application(router: SuperLink.router(handlers: restarted, maximumBodyBytes: 64 * 1_024)).test(.router) { client in
+            func pull(_ id: ObjectID) async throws -> Call<Flwr_Proto_PullObjectResponse> {
+                try await post(client, "pull-object", Flwr_Proto_PullObjectRequest.with {
+                    $0.node = .with { $0.nodeID = nodeID }
+                    $0.runID = run.rawValue
+                    $0.objectID = id.rawValue
+                }, as: node)
+            }
+            let refused = try await pull(damaged.id)
+            #expect(refused.status == .internalServerError)
+            for part in ["object \(damaged.id) in the SuperLink's database '\(path)' is damaged", "hash", "restore the database from a backup"] {
+                #expect(refused.reason.contains(part), "\(refused.reason)")
+            }
+            // Asked again, still refused: it is never served.
+            #expect(try await pull(damaged.id).status == .internalServerError)
+            let intact = try #require(encoded.objects.first { $0.type == .message })
+            let served = try await pull(intact.id)
+            #expect(served.output.map { Array($0.objectContent) } == Array(intact.bytes))
         }
     }
 
