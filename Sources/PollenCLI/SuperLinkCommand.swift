@@ -5,6 +5,7 @@ import Logging
 import PollenLink
 import PollenStore
 import ServiceLifecycle
+import UnixSignals
 
 /// `pollen superlink`: the coordinator daemon.
 public struct SuperLinkCommand: AsyncParsableCommand {
@@ -29,7 +30,7 @@ public struct SuperLinkCommand: AsyncParsableCommand {
     @Option(help: "Require every client (SuperNodes and the CLI) to present a certificate signed by one of the CAs in this PEM file (mutual TLS).")
     var sslClientCaCertfile: String?
     @Flag(help: "Refuse self-registration; only keys an operator registered may connect.") var requireKnownNodes = false
-    @Option(help: "A TOML file of Control API accounts (researchers and operators, each by its token's SHA-256; `pollen account` makes them). Without it, whoever reaches the port may submit and stop runs.")
+    @Option(help: "A TOML file of Control API accounts (researchers and operators, each by its token's SHA-256; `pollen account` makes them), read again on SIGHUP. Without it, whoever reaches the port may submit and stop runs.")
     var accounts: String?
     @Option(help: "Where each run's ServerApp runs: 'process' (a process of its own, talking to this SuperLink over the app runtime API on a loopback port) or 'none' (inside this daemon).")
     var isolation = "process"
@@ -68,7 +69,11 @@ public struct SuperLinkCommand: AsyncParsableCommand {
         }
         let runtimeHandlers = RuntimeHandlers(fleet: handlers)
         let runtimePort = RuntimePort()
-        var services: [any Service] = [app]
+        // Trapped before serving: from here on, SIGHUP reloads the accounts instead of ending the process.
+        let hangups = await UnixSignalsSequence(trapping: .sighup)
+        var services: [any Service] = [
+            AccountsReloader(path: accounts, accounts: controlAccounts, hangups: hangups, logger: logger), app,
+        ]
         let serverApps: ServerAppIsolation
         switch isolation {
         case "process":

@@ -175,6 +175,24 @@ func finalAccuracy(_ output: String) -> Double? {
         #expect(try pollen(["stop", runID], as: "ops").status == 0)
         let log = try pollen(["log", runID], as: "alice").standardOutput
         #expect(log.contains("submitted by alice (researcher)") && log.contains("stopped by ops (operator)"), "\(log)")
+
+        // SIGHUP reads the file again: carol is admitted and bob is not, with no restart.
+        let carol = try PollenProcess.run(["account", "carol", "--role", "researcher", "--token-file", path("carol.token")], in: directory)
+        #expect(try pollen(["ls"], as: "carol").status != 0)
+        let withoutBob = accounts.components(separatedBy: "\n\n").filter { !$0.contains("[accounts.bob]") }.joined(separator: "\n\n")
+        try (withoutBob + "\n" + carol.standardOutput).write(toFile: path("accounts.toml"), atomically: true, encoding: .utf8)
+        kill(federation.superLink.pid, SIGHUP)
+        _ = try federation.superLink.waitFor("accounts file reloaded", timeoutSeconds: 10)
+        let carolLists = try pollen(["ls"], as: "carol")
+        #expect(carolLists.status == 0 && !carolLists.standardOutput.contains(runID), "\(carolLists.standardError)")
+        #expect(try pollen(["ls"], as: "bob").status != 0)
+        // A file that no longer reads keeps the accounts as they were, and says why.
+        try "[accounts.carol]\nrole = \"chief\"\n".write(toFile: path("accounts.toml"), atomically: true, encoding: .utf8)
+        kill(federation.superLink.pid, SIGHUP)
+        let refused = try federation.superLink.waitFor("[^\n]*accounts file not reloaded[^\n]*", timeoutSeconds: 10)
+        #expect(refused.contains("needs role"), "\(refused)")
+        #expect(try pollen(["ls"], as: "carol").status == 0)
+        #expect(federation.superLink.isRunning)
     }
 
     @Test func aFailingClientAppIsAFailedReplyAndItsNodeKeepsServing() throws {
@@ -252,6 +270,10 @@ func finalAccuracy(_ output: String) -> Double? {
         let long = try federation.submit(["num-server-rounds=200", "min-available-nodes=1", "min-train-nodes=1", "min-evaluate-nodes=1"])
         defer { long.kill() }
         try long.waitFor(#"\n    1 "#)
+        // SIGHUP reloads accounts; a SuperLink without any says so and serves on.
+        kill(federation.superLink.pid, SIGHUP)
+        try federation.superLink.waitFor("no accounts file to reload", timeoutSeconds: 10)
+        #expect(federation.superLink.isRunning && long.isRunning)
         federation.superLink.terminate()
         #expect(try federation.superLink.waitForExit() == 0, "\(federation.superLink.printed)")
         let restarted = try Federation.start(port: federation.port, directory: federation.directory)
