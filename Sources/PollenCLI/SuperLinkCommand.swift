@@ -17,7 +17,7 @@ public struct SuperLinkCommand: AsyncParsableCommand {
             messages, objects) lives in a SQLite file (--database), so a SuperLink killed and restarted on the same \
             file loses nothing it accepted. Each run's ServerApp runs in a process of its own, talking to the \
             SuperLink over the app runtime API on a loopback port (--isolation none: inside the SuperLink). Stops \
-            gracefully on SIGTERM or SIGINT.
+            gracefully on SIGTERM or SIGINT; reads its accounts file and TLS certificate again on SIGHUP.
             """
     )
 
@@ -25,7 +25,7 @@ public struct SuperLinkCommand: AsyncParsableCommand {
     @Option(help: "The port to listen on (0 picks a free one, printed at start).") var port = 9092
     @Option(help: "The SQLite state file, or :memory: for state that ends with the process.") var database = "pollen-superlink.db"
     @Flag(help: "Serve plain HTTP instead of HTTPS (logged as a warning).") var insecure = false
-    @Option(help: "The server's PEM certificate chain (HTTPS).") var sslCertfile: String?
+    @Option(help: "The server's PEM certificate chain (HTTPS), read again with its key on SIGHUP.") var sslCertfile: String?
     @Option(help: "The server's PEM private key (HTTPS).") var sslKeyfile: String?
     @Option(help: "Require every client (SuperNodes and the CLI) to present a certificate signed by one of the CAs in this PEM file (mutual TLS).")
     var sslClientCaCertfile: String?
@@ -44,7 +44,8 @@ public struct SuperLinkCommand: AsyncParsableCommand {
         if insecure, sslClientCaCertfile != nil {
             throw ValidationError("--ssl-client-ca-certfile needs TLS: drop --insecure and pass --ssl-certfile and --ssl-keyfile")
         }
-        let tls = insecure ? nil : try TLSSettings.server(certificateFile: sslCertfile, keyFile: sslKeyfile, clientAuthorities: sslClientCaCertfile)
+        let identity = insecure ? nil : try TLSSettings.identity(certificateFile: sslCertfile, keyFile: sslKeyfile)
+        let tls = try identity.map { try TLSSettings.server($0, clientAuthorities: sslClientCaCertfile) }
         if insecure {
             Daemon.warn("WARNING: --insecure: the SuperLink serves plain HTTP; node keys still sign every request, but traffic is not encrypted")
         }
@@ -69,11 +70,23 @@ public struct SuperLinkCommand: AsyncParsableCommand {
         }
         let runtimeHandlers = RuntimeHandlers(fleet: handlers)
         let runtimePort = RuntimePort()
-        // Trapped before serving: from here on, SIGHUP reloads the accounts instead of ending the process.
+        // Trapped before serving: from here on, SIGHUP reloads the accounts and certificate instead of ending the process.
         let hangups = await UnixSignalsSequence(trapping: .sighup)
-        var services: [any Service] = [
-            AccountsReloader(path: accounts, accounts: controlAccounts, hangups: hangups, logger: logger), app,
-        ]
+        var reloadables = [SIGHUPReloader.Reloadable]()
+        if let accounts, let controlAccounts {
+            reloadables.append(.init(name: "accounts file") {
+                let read = try AccountsFile.load(path: accounts)
+                controlAccounts.replace(with: read)
+                return ["path": "\(accounts)", "accounts": "\(read.count)"]
+            })
+        }
+        if let identity {
+            reloadables.append(.init(name: "TLS certificate") {
+                let validUntil = try identity.reload()
+                return ["path": "\(identity.certificateFile)", "valid-until": "\(validUntil.formatted(.iso8601))"]
+            })
+        }
+        var services: [any Service] = [SIGHUPReloader(reloadables: reloadables, hangups: hangups, logger: logger), app]
         let serverApps: ServerAppIsolation
         switch isolation {
         case "process":

@@ -4,20 +4,25 @@ import NIOSSL
 
 /// TLS for Pollen's daemons and clients, from PEM files named on the command line.
 enum TLSSettings {
-    /// A server configuration from a certificate chain and its private key; with `clientAuthorities` (a PEM file of CA
-    /// certificates), every client must present a certificate one of them signed (mutual TLS).
-    static func server(certificateFile: String?, keyFile: String?, clientAuthorities: String? = nil) throws -> TLSConfiguration {
-        guard let certificateFile, let keyFile else {
-            throw CLIError("TLS is on by default: pass --ssl-certfile CERT.pem and --ssl-keyfile KEY.pem, or --insecure to serve plain HTTP")
-        }
-        var tls = TLSConfiguration.makeServerConfiguration(
-            certificateChain: try certificates(certificateFile).map { .certificate($0) }, privateKey: .privateKey(try key(keyFile))
-        )
+    /// A server configuration serving `identity` (renewed by `ServerIdentity.reload()`); with `clientAuthorities` (a
+    /// PEM file of CA certificates), every client must present a certificate one of them signed (mutual TLS).
+    static func server(_ identity: ServerIdentity, clientAuthorities: String? = nil) throws -> TLSConfiguration {
+        let pair = identity.pair
+        var tls = TLSConfiguration.makeServerConfiguration(certificateChain: pair.certificateChain!, privateKey: pair.privateKey!)
+        tls.sslContextCallback = identity.handshakeCallback
         if let clientAuthorities {
             tls.certificateVerification = .noHostnameVerification
             tls.trustRoots = .certificates(try certificates(clientAuthorities))
         }
         return tls
+    }
+
+    /// The certificate chain and key a server presents, from the files named with `--ssl-certfile` and `--ssl-keyfile`.
+    static func identity(certificateFile: String?, keyFile: String?) throws -> ServerIdentity {
+        guard let certificateFile, let keyFile else {
+            throw CLIError("TLS is on by default: pass --ssl-certfile CERT.pem and --ssl-keyfile KEY.pem, or --insecure to serve plain HTTP")
+        }
+        return try ServerIdentity(certificateFile: certificateFile, keyFile: keyFile)
     }
 
     /// An HTTP client that trusts `rootCertificates` (a PEM file of CA certificates), or the system's roots, and
@@ -37,13 +42,13 @@ enum TLSSettings {
     }
 
     /// The PEM certificates in `file`: a certificate chain, or CA certificates.
-    private static func certificates(_ file: String) throws -> [NIOSSLCertificate] {
+    static func certificates(_ file: String) throws -> [NIOSSLCertificate] {
         do { return try NIOSSLCertificate.fromPEMFile(file) } catch {
             throw CLIError("cannot read the certificates '\(file)': \(error); it must hold PEM certificates")
         }
     }
 
-    private static func key(_ file: String) throws -> NIOSSLPrivateKey {
+    static func key(_ file: String) throws -> NIOSSLPrivateKey {
         do { return try NIOSSLPrivateKey(file: file, format: .pem) } catch {
             throw CLIError("cannot read the private key '\(file)': \(error); it must be a PEM private key")
         }

@@ -272,7 +272,7 @@ func finalAccuracy(_ output: String) -> Double? {
         try long.waitFor(#"\n    1 "#)
         // SIGHUP reloads accounts; a SuperLink without any says so and serves on.
         kill(federation.superLink.pid, SIGHUP)
-        try federation.superLink.waitFor("no accounts file to reload", timeoutSeconds: 10)
+        try federation.superLink.waitFor("nothing to reload", timeoutSeconds: 10)
         #expect(federation.superLink.isRunning && long.isRunning)
         federation.superLink.terminate()
         #expect(try federation.superLink.waitForExit() == 0, "\(federation.superLink.printed)")
@@ -421,6 +421,27 @@ struct TestCertificates {
         #expect(untrusting.standardError.contains("cannot reach the SuperLink"), "\(untrusting.standardError)")
         let plain = try PollenProcess.run(["ls", "--insecure", "--superlink", federation.address], in: directory)
         #expect(plain.status != 0)
+
+        // A renewed certificate (here from another authority) is served after SIGHUP, with no restart; a certificate
+        // whose key has not been replaced yet is refused, and the current pair stays.
+        let renewed = try TestCertificates.make(in: try freshDirectory())
+        func ls(trusting authority: String) throws -> PollenProcess {
+            try PollenProcess.run(["ls", "--superlink", federation.address, "--root-certificates", authority], in: directory)
+        }
+        let files = FileManager.default
+        try files.removeItem(atPath: certificates.serverCertificate)
+        try files.copyItem(atPath: renewed.serverCertificate, toPath: certificates.serverCertificate)
+        kill(federation.superLink.pid, SIGHUP)
+        let refused = try federation.superLink.waitFor("[^\n]*TLS certificate not reloaded[^\n]*", timeoutSeconds: 10)
+        #expect(refused.contains("does not belong to the certificate"), "\(refused)")
+        #expect(try ls(trusting: certificates.authority).status == 0)
+        try files.removeItem(atPath: certificates.serverKey)
+        try files.copyItem(atPath: renewed.serverKey, toPath: certificates.serverKey)
+        kill(federation.superLink.pid, SIGHUP)
+        try federation.superLink.waitFor("TLS certificate reloaded", timeoutSeconds: 10)
+        let renewedTrust = try ls(trusting: renewed.authority)
+        #expect(renewedTrust.status == 0, "\(renewedTrust.standardError)")
+        #expect(try ls(trusting: certificates.authority).status != 0)
     }
 
     /// With `--ssl-client-ca-certfile`, only clients holding a certificate the authority signed get through: a
