@@ -19,13 +19,7 @@ public struct ClientAppCommand: AsyncParsableCommand {
     public init() {}
 
     public func run() async throws {
-        if let memoryLimitMb {
-            let bytes = rlim_t(memoryLimitMb) << 20
-            var limit = rlimit(rlim_cur: bytes, rlim_max: bytes)
-            guard setrlimit(Int32(RLIMIT_DATA.rawValue), &limit) == 0 else {
-                throw CLIError("cannot limit this process's memory to \(memoryLimitMb) MiB (setrlimit: errno \(errno))")
-            }
-        }
+        if let memoryLimitMb { try MemoryLimit.apply(megabytes: memoryLimitMb) }
         try await IsolatedClientApp.serve(input: input, output: output, scratch: scratch, app: BuiltInApp.clientApp(data: LocalCSVData.provider))
     }
 }

@@ -58,7 +58,8 @@ struct RunLauncher: Service {
         let outcome: Result<String?, any Error>
         switch isolation {
         case .none: outcome = await inThisProcess(run, log: log)
-        case .process(let executable, let runtime): outcome = await inAProcessOfItsOwn(run, executable: executable, runtime: runtime)
+        case .process(let executable, let runtime, let limits):
+            outcome = await inAProcessOfItsOwn(run, executable: executable, runtime: runtime, limits: limits)
         }
         let cancelled = Task.isCancelled
         // Recorded even when the shutdown cancelled this task (the database refuses work from cancelled tasks), and
@@ -95,31 +96,39 @@ struct RunLauncher: Service {
 
     /// The ServerApp in a `pollen serverapp` process, which reports the run's end itself through the runtime API;
     /// `.success(nil)` once it has, a failure naming how the process ended when it did not.
-    private func inAProcessOfItsOwn(_ run: RunInfo, executable: String, runtime: RuntimePort) async -> Result<String?, any Error> {
+    private func inAProcessOfItsOwn(
+        _ run: RunInfo, executable: String, runtime: RuntimePort, limits: ServerAppLimits
+    ) async -> Result<String?, any Error> {
         let process = Process()
+        let timedOut: Bool
         do {
             let port = try await runtime.value()
             let token = await runtimeHandlers.tokens.issue(for: run.id)
             process.executableURL = URL(fileURLWithPath: executable)
             process.arguments = ["serverapp", "--runtime-api", "http://127.0.0.1:\(port)"]
+                + (limits.memoryMegabytes.map { ["--memory-limit-mb", String($0)] } ?? [])
             // In the environment, not the arguments: other users of the machine can list arguments.
             process.environment = ProcessInfo.processInfo.environment.merging([ServerAppCommand.tokenVariable: token]) { $1 }
             process.standardInput = FileHandle.nullDevice
-            // The process ends by itself, or is killed once its run is no longer running (stopped by the researcher).
-            try await withThrowingTaskGroup(of: Void.self) { group in
-                group.addTask { _ = try await ChildProcess.run(process, timeLimitSeconds: nil) }
+            // The process ends by itself, at its time limit, or once its run is no longer running (stopped by the
+            // researcher).
+            timedOut = try await withThrowingTaskGroup(of: Bool.self) { group in
+                group.addTask { try await ChildProcess.run(process, timeLimitSeconds: limits.timeLimitSeconds) }
                 group.addTask { [state = handlers.state, pollSeconds] in
                     while (try? await state.run(run.id))?.status == .running { try await Task.sleep(for: .seconds(pollSeconds)) }
+                    return false
                 }
+                var timedOut = false
                 do {
-                    try await group.next()
+                    timedOut = try await group.next() ?? false
                 } catch is CancellationError where !Task.isCancelled {
                     // The watcher's cancellation of the process after the run stopped: not a shutdown.
                 }
                 group.cancelAll()
                 while !group.isEmpty {
-                    do { try await group.next() } catch is CancellationError where !Task.isCancelled {}
+                    do { timedOut = try await group.next() == true || timedOut } catch is CancellationError where !Task.isCancelled {}
                 }
+                return timedOut
             }
             await runtimeHandlers.end(run.id)
         } catch let error as ChildProcess.LaunchError {
@@ -130,18 +139,31 @@ struct RunLauncher: Service {
             return .failure(error)
         }
         guard (try? await handlers.state.run(run.id))?.status == .running else { return .success(nil) }
+        if timedOut, let seconds = limits.timeLimitSeconds {
+            return .failure(CLIError("the run took longer than the SuperLink's limit of \(seconds) s (--serverapp-timeout), and its ServerApp was stopped"))
+        }
         let how = process.terminationReason == .exit
             ? "exited with status \(process.terminationStatus)" : "crashed with signal \(process.terminationStatus)"
-        return .failure(CLIError("the ServerApp process \(how) before reporting the run's end"))
+        let memory = limits.memoryMegabytes.map { " (its memory limit is \($0) MiB: --serverapp-memory-limit)" } ?? ""
+        return .failure(CLIError("the ServerApp process \(how)\(memory) before reporting the run's end"))
     }
 }
 
 /// Where each run's ServerApp runs.
 enum ServerAppIsolation: Sendable {
-    /// In a process of its own, `executable serverapp`, talking to the runtime API on the port `runtime` gives.
-    case process(executable: String, runtime: RuntimePort)
+    /// In a process of its own, `executable serverapp`, talking to the runtime API on the port `runtime` gives,
+    /// within `limits`.
+    case process(executable: String, runtime: RuntimePort, limits: ServerAppLimits)
     /// Beside the SuperLink, in its process.
     case none
+}
+
+/// What a ServerApp process may take: an operator's guard against a run that would starve the SuperLink's machine.
+struct ServerAppLimits: Sendable {
+    /// Its memory (data segment) in MiB; `nil` for no limit.
+    var memoryMegabytes: Int?
+    /// Seconds the run may last before its process is stopped; `nil` for no limit.
+    var timeLimitSeconds: Double?
 }
 
 extension RunInfo {

@@ -18,6 +18,7 @@ public struct ServerAppCommand: AsyncParsableCommand {
     static let tokenVariable = "POLLEN_TASK_TOKEN"
 
     @Option(help: "The SuperLink's app runtime API: http://127.0.0.1:PORT.") var runtimeApi: String
+    @Option(help: "The most memory (data segment) this process may use, in MiB.") var memoryLimitMb: Int?
 
     public init() {}
 
@@ -25,6 +26,7 @@ public struct ServerAppCommand: AsyncParsableCommand {
         guard let token = ProcessInfo.processInfo.environment[Self.tokenVariable], !token.isEmpty else {
             throw CLIError("pollen serverapp is started by `pollen superlink`, which gives it the run's token in \(Self.tokenVariable)")
         }
+        if let memoryLimitMb { try MemoryLimit.apply(megabytes: memoryLimitMb) }
         let http = HTTPClient(eventLoopGroupProvider: .singleton)
         do {
             try await serve(RuntimeClient(baseURL: runtimeApi, token: token, http: http))

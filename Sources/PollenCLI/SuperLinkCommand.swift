@@ -34,6 +34,10 @@ public struct SuperLinkCommand: AsyncParsableCommand {
     var accounts: String?
     @Option(help: "Where each run's ServerApp runs: 'process' (a process of its own, talking to this SuperLink over the app runtime API on a loopback port) or 'none' (inside this daemon).")
     var isolation = "process"
+    @Option(help: "The most memory each ServerApp process may use, in MiB (with --isolation process; default: no limit).")
+    var serverappMemoryLimit: Int?
+    @Option(help: "Seconds a run may last before its ServerApp process is stopped and the run fails (with --isolation process; default: no limit).")
+    var serverappTimeout: Double?
 
     public init() {}
 
@@ -92,8 +96,18 @@ public struct SuperLinkCommand: AsyncParsableCommand {
         case "process":
             guard let executable = Bundle.main.executablePath else { throw ValidationError("cannot find the pollen executable to start ServerApps with") }
             services.append(SuperLink.runtimeApplication(handlers: runtimeHandlers, logger: logger) { port in await runtimePort.set(port) })
-            serverApps = .process(executable: executable, runtime: runtimePort)
+            if let serverappMemoryLimit, serverappMemoryLimit < 128 {
+                throw ValidationError("--serverapp-memory-limit is in MiB and must be at least 128, got \(serverappMemoryLimit)")
+            }
+            if let serverappTimeout, !(serverappTimeout > 0) {
+                throw ValidationError("--serverapp-timeout is in seconds and must be positive, got \(serverappTimeout)")
+            }
+            let limits = ServerAppLimits(memoryMegabytes: serverappMemoryLimit, timeLimitSeconds: serverappTimeout)
+            serverApps = .process(executable: executable, runtime: runtimePort, limits: limits)
         case "none":
+            guard serverappMemoryLimit == nil, serverappTimeout == nil else {
+                throw ValidationError("--serverapp-memory-limit and --serverapp-timeout limit ServerApp processes: they need --isolation process")
+            }
             serverApps = .none
         default:
             throw ValidationError("--isolation must be 'process' or 'none', got '\(isolation)'")

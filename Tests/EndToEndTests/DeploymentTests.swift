@@ -237,6 +237,23 @@ func finalAccuracy(_ output: String) -> Double? {
         #expect(federation.nodes.allSatisfy { $0.isRunning })
     }
 
+    /// An operator's limits on ServerApp processes: a run whose ServerApp needs more memory than allowed, or that
+    /// lasts longer, fails saying which limit it hit, and the SuperLink serves the next run.
+    @Test func aServerAppOverItsMemoryOrTimeLimitFailsItsRunAndTheSuperLinkServesOn() throws {
+        var federation = try Federation.start(options: ["--serverapp-memory-limit", "128", "--serverapp-timeout", "6"])
+        defer { federation.stop() }
+        try federation.addNode(csv: "site0.csv")
+        // 40 million parameters: 160 MB of model, more than the ServerApp may hold.
+        let tooBig = try federation.submit(["model-parameters=40000000", "num-server-rounds=1"], app: "model-transfer")
+        #expect(try tooBig.waitForExit() != 0, "\(tooBig.printed)")
+        #expect(tooBig.printed.contains("(its memory limit is 128 MiB: --serverapp-memory-limit)"), "\(tooBig.printed)")
+        let tooLong = try federation.submit(["num-server-rounds=500", "min-available-nodes=1", "min-train-nodes=1", "min-evaluate-nodes=1"])
+        #expect(try tooLong.waitForExit() != 0, "\(tooLong.printed)")
+        #expect(tooLong.printed.contains("longer than the SuperLink's limit of 6.0 s"), "\(tooLong.printed)")
+        #expect(tooLong.printed.contains("\n    1 "), "the run got going within its memory limit:\n\(tooLong.printed)")
+        #expect(federation.superLink.isRunning && federation.nodes[0].isRunning)
+    }
+
     /// SIGTERM stops each daemon gracefully: a SuperNode pulls nothing more, finishes the message in hand, pushes
     /// its reply and deactivates itself; a SuperLink fails the run it drives, saying why, and exits cleanly.
     @Test func sigtermStopsEachDaemonAfterTheWorkInHand() throws {
