@@ -51,15 +51,16 @@ struct RunLauncher: Service {
         }
     }
 
-    /// Runs the ServerApp of the built-in app `run` names and records the outcome in the link state.
+    /// Runs the ServerApp of `run` (the built-in app it names, or the Flower App Bundle it was submitted with) and
+    /// records the outcome in the link state.
     private func execute(_ run: RunInfo) async {
         let state = handlers.state
         let log = RunLog { line in try? await state.appendLog(run: run.id, line: line, now: Date().timeIntervalSince1970) }
         let outcome: Result<String?, any Error>
         switch isolation {
         case .none: outcome = await inThisProcess(run, log: log)
-        case .process(let executable, let runtime, let limits):
-            outcome = await inAProcessOfItsOwn(run, executable: executable, runtime: runtime, limits: limits)
+        case .process(let executable, let runtime, let limits, let flower):
+            outcome = await inAProcessOfItsOwn(run, executable: executable, runtime: runtime, limits: limits, flower: flower)
         }
         let cancelled = Task.isCancelled
         // Recorded even when the shutdown cancelled this task (the database refuses work from cancelled tasks), and
@@ -94,21 +95,35 @@ struct RunLauncher: Service {
         }
     }
 
-    /// The ServerApp in a `pollen serverapp` process, which reports the run's end itself through the runtime API;
-    /// `.success(nil)` once it has, a failure naming how the process ended when it did not.
+    /// The ServerApp in a process of its own, which reports the run's end itself through the runtime API: `pollen
+    /// serverapp` for a built-in app, Flower's `flwr-serverapp` for a Flower App Bundle. `.success(nil)` once it has
+    /// reported, a failure naming how the process ended when it did not.
     private func inAProcessOfItsOwn(
-        _ run: RunInfo, executable: String, runtime: RuntimePort, limits: ServerAppLimits
+        _ run: RunInfo, executable: String, runtime: RuntimePort, limits: ServerAppLimits, flower: FlowerServerApp?
     ) async -> Result<String?, any Error> {
         let process = Process()
         let timedOut: Bool
+        // A private folder for what a Flower ServerApp needs on disk: its token, its bundle, its FLWR_HOME.
+        var folder: String?
+        defer { if let folder { try? FileManager.default.removeItem(atPath: folder) } }
         do {
             let port = try await runtime.value()
             let token = await runtimeHandlers.tokens.issue(for: run.id)
-            process.executableURL = URL(fileURLWithPath: executable)
-            process.arguments = ["serverapp", "--runtime-api", "http://127.0.0.1:\(port)"]
-                + (limits.memoryMegabytes.map { ["--memory-limit-mb", String($0)] } ?? [])
-            // In the environment, not the arguments: other users of the machine can list arguments.
-            process.environment = ProcessInfo.processInfo.environment.merging([ServerAppCommand.tokenVariable: token]) { $1 }
+            if let app = run.flowerApp {
+                guard let flower else {
+                    throw CLIError("the run is a Flower App Bundle, and this SuperLink has no flwr-serverapp to run it (--flower-serverapp)")
+                }
+                let made = FileManager.default.temporaryDirectory.appendingPathComponent("pollen-flower-serverapp-\(run.id)-\(UUID().uuidString)").path
+                try FileManager.default.createDirectory(atPath: made, withIntermediateDirectories: false, attributes: [.posixPermissions: 0o700])
+                folder = made
+                try await prepare(flower, app: app, run: run.id, token: token, in: made, process: process, port: port, limits: limits)
+            } else {
+                process.executableURL = URL(fileURLWithPath: executable)
+                process.arguments = ["serverapp", "--runtime-api", "http://127.0.0.1:\(port)"]
+                    + (limits.memoryMegabytes.map { ["--memory-limit-mb", String($0)] } ?? [])
+                // In the environment, not the arguments: other users of the machine can list arguments.
+                process.environment = ProcessInfo.processInfo.environment.merging([ServerAppCommand.tokenVariable: token]) { $1 }
+            }
             process.standardInput = FileHandle.nullDevice
             // The process ends by itself, at its time limit, or once its run is no longer running (stopped by the
             // researcher).
@@ -133,7 +148,7 @@ struct RunLauncher: Service {
             await runtimeHandlers.end(run.id)
         } catch let error as ChildProcess.LaunchError {
             await runtimeHandlers.end(run.id)
-            return .failure(CLIError("cannot start the ServerApp process '\(executable)': \(error.underlying)"))
+            return .failure(CLIError("cannot start the ServerApp process '\(process.executableURL?.path ?? executable)': \(error.underlying)"))
         } catch {
             await runtimeHandlers.end(run.id)
             return .failure(error)
@@ -147,13 +162,43 @@ struct RunLauncher: Service {
         let memory = limits.memoryMegabytes.map { " (its memory limit is \($0) MiB: --serverapp-memory-limit)" } ?? ""
         return .failure(CLIError("the ServerApp process \(how)\(memory) before reporting the run's end"))
     }
+
+    /// Sets `process` up as Flower's `flwr-serverapp` for the run of `app`, as Flower's SuperExec starts it: the token
+    /// in a file only this user reads, `FLWR_HOME` (where it installs the bundle) in `folder`, no telemetry, and the
+    /// memory limit through the shell's `ulimit`. Records the bundle's `publisher/name` and version first, which
+    /// Flower's SuperNodes install it under.
+    private func prepare(
+        _ flower: FlowerServerApp, app: FlowerAppReference, run: RunID, token: String, in folder: String, process: Process, port: Int,
+        limits: ServerAppLimits
+    ) async throws {
+        guard let bundle = try await handlers.state.flowerApp(hash: app.hash) else { throw CLIError("the run's Flower App Bundle \(app.hash) is not stored") }
+        let bundlePath = folder + "/app.fab"
+        let tokenPath = folder + "/token"
+        for (path, bytes) in [(bundlePath, bundle), (tokenPath, Array(token.utf8))] {
+            guard FileManager.default.createFile(atPath: path, contents: Data(bytes), attributes: [.posixPermissions: 0o600]) else {
+                throw CLIError("cannot write '\(path)'")
+            }
+        }
+        let metadata = try await flower.metadata(ofBundleAt: bundlePath, outputPath: folder + "/metadata.txt")
+        try await handlers.state.setFlowerAppMetadata(run, appID: metadata.id, version: metadata.version)
+        let arguments = flower.arguments(runtimePort: port, tokenFile: tokenPath)
+        if let megabytes = limits.memoryMegabytes {
+            process.executableURL = URL(fileURLWithPath: "/bin/sh")
+            process.arguments = ["-c", "ulimit -d \(megabytes * 1_024) && exec \"$0\" \"$@\"", flower.executable] + arguments
+        } else {
+            process.executableURL = URL(fileURLWithPath: flower.executable)
+            process.arguments = arguments
+        }
+        try FileManager.default.createDirectory(atPath: folder + "/home", withIntermediateDirectories: false)
+        process.environment = ProcessInfo.processInfo.environment.merging(["FLWR_HOME": folder + "/home", "FLWR_TELEMETRY_ENABLED": "0"]) { $1 }
+    }
 }
 
 /// Where each run's ServerApp runs.
 enum ServerAppIsolation: Sendable {
-    /// In a process of its own, `executable serverapp`, talking to the runtime API on the port `runtime` gives,
-    /// within `limits`.
-    case process(executable: String, runtime: RuntimePort, limits: ServerAppLimits)
+    /// In a process of its own, `executable serverapp` (or `flower`'s, for a Flower App Bundle), talking to the
+    /// runtime API on the port `runtime` gives, within `limits`.
+    case process(executable: String, runtime: RuntimePort, limits: ServerAppLimits, flower: FlowerServerApp?)
     /// Beside the SuperLink, in its process.
     case none
 }

@@ -16,7 +16,8 @@ public struct SuperLinkCommand: AsyncParsableCommand {
             TLS is on by default (--ssl-certfile, --ssl-keyfile); --insecure serves plain HTTP. State (nodes, runs, \
             messages, objects) lives in a SQLite file (--database), so a SuperLink killed and restarted on the same \
             file loses nothing it accepted. Each run's ServerApp runs in a process of its own, talking to the \
-            SuperLink over the app runtime API on a loopback port (--isolation none: inside the SuperLink). Stops \
+            SuperLink over the app runtime API on a loopback port (--isolation none: inside the SuperLink); a run \
+            of a Flower App Bundle (`flwr run`) runs its ServerApp with Flower's flwr-serverapp. Stops \
             gracefully on SIGTERM or SIGINT; reads its accounts file and TLS certificate again on SIGHUP.
             """
     )
@@ -34,6 +35,8 @@ public struct SuperLinkCommand: AsyncParsableCommand {
     var accounts: String?
     @Option(help: "Where each run's ServerApp runs: 'process' (a process of its own, talking to this SuperLink over the app runtime API on a loopback port) or 'none' (inside this daemon).")
     var isolation = "process"
+    @Option(help: "Flower's flwr-serverapp (Flower 1.42), which runs the ServerApps of Flower App Bundles submitted with `flwr run` (with --isolation process; default: flwr-serverapp on PATH; without one they are refused).")
+    var flowerServerapp: String?
     @Option(help: "The most memory each ServerApp process may use, in MiB (with --isolation process; default: no limit).")
     var serverappMemoryLimit: Int?
     @Option(help: "Seconds a run may last before its ServerApp process is stopped and the run fails (with --isolation process; default: no limit).")
@@ -62,8 +65,13 @@ public struct SuperLinkCommand: AsyncParsableCommand {
                     + "may submit, follow and stop runs and register nodes"
             )
         }
+        if isolation != "process", flowerServerapp != nil {
+            throw ValidationError("--flower-serverapp starts ServerApp processes: it needs --isolation process")
+        }
+        let flower = isolation == "process" ? try FlowerServerApp.locate(flowerServerapp) : nil
         let configuration = SuperLinkConfiguration(
-            host: host, port: port, databasePath: database, allowsSelfRegistration: !requireKnownNodes, controlAccounts: controlAccounts
+            host: host, port: port, databasePath: database, allowsSelfRegistration: !requireKnownNodes, controlAccounts: controlAccounts,
+            runsFlowerApps: flower != nil
         )
         let handlers = try SuperLink.handlers(configuration: configuration)
         // Connections did not survive the restart; every node activates again when it reconnects.
@@ -103,7 +111,8 @@ public struct SuperLinkCommand: AsyncParsableCommand {
                 throw ValidationError("--serverapp-timeout is in seconds and must be positive, got \(serverappTimeout)")
             }
             let limits = ServerAppLimits(memoryMegabytes: serverappMemoryLimit, timeLimitSeconds: serverappTimeout)
-            serverApps = .process(executable: executable, runtime: runtimePort, limits: limits)
+            serverApps = .process(executable: executable, runtime: runtimePort, limits: limits, flower: flower)
+            if let flower { logger.info("runs the ServerApps of Flower App Bundles with \(flower.executable)") }
         case "none":
             guard serverappMemoryLimit == nil, serverappTimeout == nil else {
                 throw ValidationError("--serverapp-memory-limit and --serverapp-timeout limit ServerApp processes: they need --isolation process")

@@ -17,7 +17,10 @@ import SwiftProtobuf
 /// framed stream open as Flower's does.
 public enum ControlRoutes {
     /// Adds the Control routes to `router`.
-    public static func add(to router: Router<BasicRequestContext>, state: any LinkState, accounts: ControlAccounts? = nil) {
+    ///
+    /// - Parameter runsFlowerApps: whether runs of Flower App Bundles (`flwr run`) are taken; without Flower's
+    ///   `flwr-serverapp` to run their ServerApps, they are refused with the reason.
+    public static func add(to router: Router<BasicRequestContext>, state: any LinkState, accounts: ControlAccounts? = nil, runsFlowerApps: Bool = false) {
         func route<Input: SwiftProtobuf.Message, Output: SwiftProtobuf.Message>(
             _ name: String, operatorsOnly: Bool = false, _ handler: @escaping @Sendable (Input, Caller) async throws -> Output
         ) {
@@ -50,17 +53,35 @@ public enum ControlRoutes {
             return run
         }
         route("start-run") { (request: Flwr_Proto_StartRunRequest, caller) -> Flwr_Proto_StartRunResponse in
-            // `flwr run` sends its app as a bundle; taking the run would start Pollen's default app in its place.
-            guard request.fab.content.isEmpty, request.appSpec.isEmpty else {
+            guard request.appSpec.isEmpty else {
                 throw FleetError.badRequest(
-                    "this Pollen SuperLink runs Pollen's built-in apps, not Flower App Bundles: submit with `pollen run --app tabular` "
-                        + "(or model-transfer), or run the Flower app on a Flower SuperLink"
+                    "this Pollen SuperLink takes a Flower app as its bundle (`flwr run ./app`), not as a reference to an app platform ('\(request.appSpec)')"
                 )
+            }
+            // `flwr run` sends its app as a bundle; a run without one is of a built-in app.
+            var flowerApp: String?
+            if !request.fab.content.isEmpty {
+                guard runsFlowerApps else {
+                    throw FleetError.badRequest(
+                        "this Pollen SuperLink runs Pollen's built-in apps, not Flower App Bundles: its operator can install Flower 1.42 "
+                            + "(`flwr-serverapp` on its PATH, or --flower-serverapp) to run them; or submit with `pollen run --app tabular` "
+                            + "(or model-transfer), or run the Flower app on a Flower SuperLink"
+                    )
+                }
+                let content = [UInt8](request.fab.content)
+                let hash = FlowerObject.hash(ByteBuffer(bytes: content)).rawValue
+                guard request.fab.hashStr.isEmpty || request.fab.hashStr.lowercased() == hash else {
+                    throw FleetError.badRequest("the app bundle's hash_str \(request.fab.hashStr) is not the SHA-256 of its content (\(hash))")
+                }
+                flowerApp = try await state.storeFlowerApp(content)
             }
             let config = ConfigRecord(UserConfigProto.decode(request.overrideConfig).sorted { $0.key < $1.key }.map { ($0.key, $0.value) })
             let now = Date().timeIntervalSince1970
-            let id = try await state.createRun(config: config, owner: caller.name, now: now)
-            if caller.account != nil { try await state.appendLog(run: id, line: "submitted by \(caller.description)", now: now) }
+            let id = try await state.createRun(config: config, owner: caller.name, flowerApp: flowerApp, now: now)
+            let what = flowerApp.map { " (Flower App Bundle \($0))" } ?? ""
+            if caller.account != nil || flowerApp != nil {
+                try await state.appendLog(run: id, line: "submitted" + (caller.account == nil ? "" : " by \(caller.description)") + what, now: now)
+            }
             return .with { $0.runID = id.rawValue }
         }
         route("list-runs") { (request: Flwr_Proto_ListRunsRequest, caller) -> Flwr_Proto_ListRunsResponse in

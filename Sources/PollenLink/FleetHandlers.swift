@@ -142,29 +142,30 @@ public struct FleetHandlers: Sendable {
         guard let run = try await state.run(RunID(request.runID)) else {
             throw FleetError(status: 403, code: 0, detail: "run \(request.runID) does not exist")
         }
-        let bundle = BuiltInAppBundle(config: run.config)
-        return .with {
-            $0.run = run.proto
-            $0.run.fabID = BuiltInAppBundle.id
-            $0.run.fabVersion = BuiltInAppBundle.version
-            $0.run.fabHash = bundle.hash
-        }
+        return .with { $0.run = run.proto }
     }
 
-    /// The run's app bundle, for a Flower SuperNode (`BuiltInAppBundle`); Pollen SuperNodes run built-in apps and
-    /// never ask.
+    /// The run's app bundle, for a Flower SuperNode: the one its researcher submitted (`flwr run`), or, for a run
+    /// of a built-in app, `BuiltInAppBundle`. Pollen SuperNodes run built-in apps and never ask.
     public func getFab(_ request: Flwr_Proto_GetFabRequest, caller: [UInt8]) async throws -> Flwr_Proto_GetFabResponse {
         try await requireOwner(NodeID(request.node.nodeID), caller)
         guard let run = try await state.run(RunID(request.runID)), run.status == .running else {
             throw FleetError.runNotRunning(String(request.runID))
         }
-        let bundle = BuiltInAppBundle(config: run.config)
-        guard request.hashStr == bundle.hash else {
-            throw FleetError.notFound("run \(request.runID) has no app bundle \(request.hashStr); its bundle is \(bundle.hash)")
+        let hash = run.proto.fabHash
+        guard request.hashStr == hash else {
+            throw FleetError.notFound("run \(request.runID) has no app bundle \(request.hashStr); its bundle is \(hash)")
+        }
+        let content: [UInt8]
+        if run.flowerApp == nil {
+            content = BuiltInAppBundle(config: run.config).content
+        } else {
+            guard let stored = try await state.flowerApp(hash: hash) else { throw FleetError.notFound("the app bundle \(hash) is not stored") }
+            content = stored
         }
         return .with {
-            $0.fab.hashStr = bundle.hash
-            $0.fab.content = Data(bundle.content)
+            $0.fab.hashStr = hash
+            $0.fab.content = Data(content)
         }
     }
 
@@ -221,8 +222,18 @@ public struct FleetHandlers: Sendable {
 
 extension RunInfo {
     /// Flower's `Run`.
+    /// The run as Flower describes it, naming its app bundle: the researcher's, or the built-in apps' one.
     var proto: Flwr_Proto_Run {
         .with {
+            if let flowerApp {
+                $0.fabHash = flowerApp.hash
+                $0.fabID = flowerApp.id
+                $0.fabVersion = flowerApp.version
+            } else {
+                $0.fabHash = BuiltInAppBundle(config: config).hash
+                $0.fabID = BuiltInAppBundle.id
+                $0.fabVersion = BuiltInAppBundle.version
+            }
             $0.runID = id.rawValue
             $0.overrideConfig = UserConfigProto.encode(UserConfig(uniqueKeysWithValues: config.map { ($0.key, $0.value) }))
             $0.status = .with { status in

@@ -27,17 +27,38 @@ public struct RuntimeHandlers: Sendable {
         self.tokens = tokens
     }
 
-    /// The run and its configuration.
+    /// The run, its configuration and, for a run of a Flower App Bundle, the bundle Flower's `flwr-serverapp`
+    /// installs and runs.
     public func pullTaskInput(_ request: Flwr_Proto_PullTaskInputRequest, run: RunID) async throws -> Flwr_Proto_PullTaskInputResponse {
         guard let info = try await state.run(run) else { throw FleetError.notFound("run \(run) does not exist") }
         let proto = info.proto
+        var bundle: [UInt8]?
+        if let app = info.flowerApp {
+            guard let content = try await state.flowerApp(hash: app.hash) else { throw FleetError.notFound("the app bundle \(app.hash) is not stored") }
+            bundle = content
+        }
         return .with {
             $0.run = proto
             $0.context = .with { context in
                 context.runID = run.rawValue
+                // The ServerApp speaks for the SuperLink: Flower's `flwr-serverapp` signs its messages with this id.
+                context.nodeID = NodeID.superLink.rawValue
                 context.runConfig = proto.overrideConfig
             }
+            if let bundle {
+                $0.fab = .with { fab in
+                    fab.hashStr = proto.fabHash
+                    fab.content = Data(bundle)
+                }
+            }
         }
+    }
+
+    /// A ServerApp process's sign of life (Flower's `flwr-serverapp` sends one every few seconds, and stops when
+    /// told its run is no longer running).
+    public func sendTaskHeartbeat(_ request: Flwr_Proto_SendTaskHeartbeatRequest, run: RunID) async throws -> Flwr_Proto_SendTaskHeartbeatResponse {
+        let running = try await state.run(run)?.status == .running
+        return .with { $0.success = running }
     }
 
     /// The nodes online now.

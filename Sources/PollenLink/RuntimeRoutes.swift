@@ -38,6 +38,7 @@ public enum RuntimeRoutes {
             serve(name, handler, waitingFor: longPoll, decode: FleetRoutes.decodeProtobuf, encode: FleetRoutes.encodeProtobuf)
         }
         route("pull-task-input", RuntimeHandlers.pullTaskInput)
+        route("send-task-heartbeat", RuntimeHandlers.sendTaskHeartbeat)
         route("get-nodes", RuntimeHandlers.getNodes)
         route("push-messages", RuntimeHandlers.pushMessages)
         serve("push-object", RuntimeHandlers.pushObject, decode: { try ProtobufBody.decodeCarried($0) }, encode: FleetRoutes.encodeProtobuf)

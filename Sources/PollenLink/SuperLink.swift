@@ -18,11 +18,13 @@ public struct SuperLinkConfiguration: Sendable {
     public var maximumBodyBytes: Int
     /// The Control API's accounts (`--accounts`); `nil` leaves the Control API open.
     public var controlAccounts: ControlAccounts?
+    /// Whether runs of Flower App Bundles are taken (the SuperLink has Flower's `flwr-serverapp` to run them).
+    public var runsFlowerApps: Bool
 
     public init(
         host: String = "127.0.0.1", port: Int = 9092, databasePath: String = "pollen-superlink.db",
         allowsSelfRegistration: Bool = true, maximumBodyBytes: Int = FleetRoutes.defaultMaximumBodyBytes,
-        controlAccounts: ControlAccounts? = nil
+        controlAccounts: ControlAccounts? = nil, runsFlowerApps: Bool = false
     ) {
         self.host = host
         self.port = port
@@ -30,6 +32,7 @@ public struct SuperLinkConfiguration: Sendable {
         self.allowsSelfRegistration = allowsSelfRegistration
         self.maximumBodyBytes = maximumBodyBytes
         self.controlAccounts = controlAccounts
+        self.runsFlowerApps = runsFlowerApps
     }
 }
 
@@ -38,14 +41,15 @@ public struct SuperLinkConfiguration: Sendable {
 public enum SuperLink {
     /// The router of every SuperLink API, over `handlers`.
     public static func router(
-        handlers: FleetHandlers, maximumBodyBytes: Int = FleetRoutes.defaultMaximumBodyBytes, controlAccounts: ControlAccounts? = nil
+        handlers: FleetHandlers, maximumBodyBytes: Int = FleetRoutes.defaultMaximumBodyBytes, controlAccounts: ControlAccounts? = nil,
+        runsFlowerApps: Bool = false
     ) -> Router<BasicRequestContext> {
         let router = Router()
         router.add(middleware: FleetErrorMiddleware())
         SuperLinkMetrics.add(to: router, state: handlers.state, objects: handlers.objects, accounts: controlAccounts)
         router.get("/health") { _, _ in "ok" }
         FleetRoutes.add(to: router, handlers: handlers, maximumBodyBytes: maximumBodyBytes)
-        ControlRoutes.add(to: router, state: handlers.state, accounts: controlAccounts)
+        ControlRoutes.add(to: router, state: handlers.state, accounts: controlAccounts, runsFlowerApps: runsFlowerApps)
         return router
     }
 
@@ -87,7 +91,10 @@ public enum SuperLink {
         logger: Logger = Logger(label: "pollen.superlink"), onServerRunning: @escaping @Sendable (Int) async -> Void = { _ in }
     ) throws -> some ApplicationProtocol {
         Application(
-            router: router(handlers: handlers, maximumBodyBytes: configuration.maximumBodyBytes, controlAccounts: configuration.controlAccounts),
+            router: router(
+                handlers: handlers, maximumBodyBytes: configuration.maximumBodyBytes, controlAccounts: configuration.controlAccounts,
+                runsFlowerApps: configuration.runsFlowerApps
+            ),
             server: try tls.map { try .tls(.http1(), tlsConfiguration: $0) } ?? .http1(),
             configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "pollen-superlink"),
             onServerRunning: { channel in await onServerRunning(channel.localAddress?.port ?? configuration.port) },

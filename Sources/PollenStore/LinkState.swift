@@ -59,6 +59,22 @@ public struct RunInfo: Sendable, Equatable {
     public var createdAt: Double
     /// The Control API account that submitted the run; empty when the SuperLink has no accounts.
     public var owner: String = ""
+    /// The Flower App Bundle the run was submitted with (`flwr run`), `nil` for a run of Pollen's built-in apps.
+    public var flowerApp: FlowerAppReference?
+}
+
+/// A run's Flower App Bundle: its SHA-256, by which the bundle is stored and asked for, and its `publisher/name`
+/// and version, which Flower's SuperNodes install it under (empty until the SuperLink has read them from it).
+public struct FlowerAppReference: Sendable, Equatable {
+    public var hash: String
+    public var id: String
+    public var version: String
+
+    public init(hash: String, id: String = "", version: String = "") {
+        self.hash = hash
+        self.id = id
+        self.version = version
+    }
 }
 
 /// A message as the link state keeps it: its metadata and object tree (its content lives in the `ObjectStore`),
@@ -100,8 +116,15 @@ public protocol LinkState: Sendable {
     /// Marks every online node offline: after a SuperLink restart no node is connected until it activates again.
     func markAllNodesOffline() async throws
 
-    /// Creates a run in `pending`, submitted by the account `owner`, and returns its id.
-    func createRun(config: ConfigRecord, owner: String, now: Double) async throws -> RunID
+    /// Creates a run in `pending`, submitted by the account `owner`, of the Flower App Bundle whose SHA-256 is
+    /// `flowerApp` (stored with `storeFlowerApp`) or, when `nil`, of a built-in app; returns its id.
+    func createRun(config: ConfigRecord, owner: String, flowerApp: String?, now: Double) async throws -> RunID
+    /// Records the `publisher/name` and version of a run's Flower App Bundle.
+    func setFlowerAppMetadata(_ id: RunID, appID: String, version: String) async throws
+    /// Stores a Flower App Bundle (once, whoever submits it again) and returns its lowercase hex SHA-256.
+    func storeFlowerApp(_ content: [UInt8]) async throws -> String
+    /// The Flower App Bundle whose SHA-256 is `hash`.
+    func flowerApp(hash: String) async throws -> [UInt8]?
     /// The run with `id`.
     func run(_ id: RunID) async throws -> RunInfo?
     /// Every run, oldest first.
@@ -130,7 +153,12 @@ public protocol LinkState: Sendable {
 extension LinkState {
     /// Creates a run nobody in particular owns (a SuperLink without Control API accounts).
     public func createRun(config: ConfigRecord, now: Double) async throws -> RunID {
-        try await createRun(config: config, owner: "", now: now)
+        try await createRun(config: config, owner: "", flowerApp: nil, now: now)
+    }
+
+    /// Creates a run of a built-in app, submitted by the account `owner`.
+    public func createRun(config: ConfigRecord, owner: String, now: Double) async throws -> RunID {
+        try await createRun(config: config, owner: owner, flowerApp: nil, now: now)
     }
 
     /// Flower's `HEARTBEAT_PATIENCE`: a node stays online for twice its declared interval after a heartbeat.

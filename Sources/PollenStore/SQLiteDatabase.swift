@@ -114,6 +114,13 @@ public struct SQLiteDatabase: Sendable {
         migrator.registerMigration("run owner") { db in
             try db.execute(sql: "ALTER TABLE run ADD COLUMN owner TEXT NOT NULL DEFAULT ''")
         }
+        // Runs of Flower App Bundles (`flwr run`): the bundles by SHA-256, and each run's (empty for built-in apps).
+        migrator.registerMigration("flower apps") { db in
+            try db.execute(sql: "CREATE TABLE flower_app (hash TEXT PRIMARY KEY NOT NULL, content BLOB NOT NULL)")
+            for column in ["fab_hash", "fab_id", "fab_version"] {
+                try db.execute(sql: "ALTER TABLE run ADD COLUMN \(column) TEXT NOT NULL DEFAULT ''")
+            }
+        }
         return migrator
     }
 }

@@ -2,6 +2,7 @@ public import PollenCore
 import PollenWire
 import Foundation
 import GRDB
+import NIOCore
 import SwiftProtobuf
 
 /// A `LinkState` in SQLite: durable in a file, or in memory with `SQLiteDatabase.inMemoryPath` (as Flower's
@@ -136,15 +137,42 @@ public struct SQLiteLinkState: LinkState {
 
     // MARK: Runs
 
-    public func createRun(config: ConfigRecord, owner: String, now: Double) async throws -> RunID {
+    public func createRun(config: ConfigRecord, owner: String, flowerApp: String?, now: Double) async throws -> RunID {
         let encoded = Data(try config.proto.serializedBytes() as [UInt8])
         return try await database.writer.write { db in
+            if let flowerApp, try Bool.fetchOne(db, sql: "SELECT 1 FROM flower_app WHERE hash = ?", arguments: [flowerApp]) == nil {
+                throw StoreError(code: .notFound, message: "no Flower App Bundle has the hash \(flowerApp)")
+            }
             let id = try Self.freshID(in: db, table: "run")
             try db.execute(
-                sql: "INSERT INTO run (id, status, config, created_at, owner) VALUES (?, ?, ?, ?, ?)",
-                arguments: [Int64(bitPattern: id), RunStatus.pending.phase, encoded, now, owner]
+                sql: "INSERT INTO run (id, status, config, created_at, owner, fab_hash) VALUES (?, ?, ?, ?, ?, ?)",
+                arguments: [Int64(bitPattern: id), RunStatus.pending.phase, encoded, now, owner, flowerApp ?? ""]
             )
             return RunID(id)
+        }
+    }
+
+    public func setFlowerAppMetadata(_ id: RunID, appID: String, version: String) async throws {
+        try await database.writer.write { db in
+            try db.execute(
+                sql: "UPDATE run SET fab_id = ?, fab_version = ? WHERE id = ? AND fab_hash != ''",
+                arguments: [appID, version, Int64(bitPattern: id.rawValue)]
+            )
+            guard db.changesCount > 0 else { throw StoreError(code: .notFound, message: "run \(id) is not a run of a Flower App Bundle") }
+        }
+    }
+
+    public func storeFlowerApp(_ content: [UInt8]) async throws -> String {
+        let hash = FlowerObject.hash(ByteBuffer(bytes: content)).rawValue
+        try await database.writer.write { db in
+            try db.execute(sql: "INSERT OR IGNORE INTO flower_app (hash, content) VALUES (?, ?)", arguments: [hash, Data(content)])
+        }
+        return hash
+    }
+
+    public func flowerApp(hash: String) async throws -> [UInt8]? {
+        try await database.writer.read { db in
+            try Data.fetchOne(db, sql: "SELECT content FROM flower_app WHERE hash = ?", arguments: [hash]).map { [UInt8]($0) }
         }
     }
 
@@ -177,6 +205,7 @@ public struct SQLiteLinkState: LinkState {
     /// A run's row, read in a transaction and decoded outside it.
     private struct RunRow: Sendable {
         var id: Int64, phase: String, subStatus: String, details: String, config: Data, createdAt: Double, owner: String
+        var fabHash: String, fabID: String, fabVersion: String
         init(_ row: Row) {
             id = row["id"]
             phase = row["status"]
@@ -185,12 +214,15 @@ public struct SQLiteLinkState: LinkState {
             config = row["config"]
             createdAt = row["created_at"]
             owner = row["owner"]
+            fabHash = row["fab_hash"]
+            fabID = row["fab_id"]
+            fabVersion = row["fab_version"]
         }
         func info() throws -> RunInfo {
             RunInfo(
                 id: RunID(UInt64(bitPattern: id)), status: RunStatus(phase: phase, subStatus: subStatus, details: details),
                 config: try ConfigRecord(proto: Flwr_Proto_ConfigRecord(serializedBytes: [UInt8](config))), createdAt: createdAt,
-                owner: owner
+                owner: owner, flowerApp: fabHash.isEmpty ? nil : FlowerAppReference(hash: fabHash, id: fabID, version: fabVersion)
             )
         }
     }

@@ -77,11 +77,26 @@ struct FlowerInteropTests {
         #expect(try nodes().contains("online"))
     }
 
-    /// `flwr run` of a Flower app against a Pollen SuperLink is refused with the reason, and no run starts (before,
-    /// the SuperLink ignored the app bundle and started its default app in the app's place).
-    @Test func flwrRunOfAFlowerAppIsRefusedWithTheReason() throws {
-        let federation = try Federation.start()
+    /// `flwr run` of a Flower app (the model-transfer benchmark's, `bench/transfer/flower/app`) against a Pollen
+    /// SuperLink: the SuperLink stores the app bundle and runs its ServerApp with Flower's own `flwr-serverapp` over
+    /// its app runtime API; Flower's SuperNode fetches the bundle from it and runs the app's ClientApp, beside a
+    /// Pollen SuperNode running the same app built in (`app = "model-transfer"`). Each round counts both results,
+    /// and the final model is the initial one plus 0.001 a round.
+    @Test func flwrRunOfAFlowerAppRunsOnAPollenSuperLink() throws {
+        let bin = FlowerInstall.binDirectory!
+        var federation = try Federation.start(options: ["--flower-serverapp", bin.appendingPathComponent("flwr-serverapp").path])
         defer { federation.stop() }
+        try federation.addNode(csv: "site0.csv")
+        let flower = try FlowerInstall.start("flower-supernode", [
+            "--insecure", "--superlink", federation.address, "--isolation", "subprocess", "--host", "127.0.0.1", "--port", String(try freePort()),
+        ], in: federation.directory, home: "flower-supernode")
+        defer { flower.killWithDescendants() }
+        func pollen(_ arguments: [String]) throws -> PollenProcess {
+            try PollenProcess.run(arguments + ["--superlink", federation.address] + federation.connection, in: federation.directory)
+        }
+        let deadline = Date().addingTimeInterval(60)
+        while (try pollen(["nodes"])).standardOutput.components(separatedBy: "online").count - 1 < 2, Date() < deadline { usleep(200_000) }
+
         let cli = try connectionsHome("flwr", in: federation.directory, """
             [superlink]
             default = "pollen"
@@ -89,16 +104,42 @@ struct FlowerInteropTests {
             address = "\(federation.address)"
             insecure = true
             """)
-        let app = Federation.repositoryRoot.appendingPathComponent("bench/transfer/flower/app").path
-        let run = try PollenProcess.run(
-            // Wide enough that the CLI does not wrap the reason.
-            ["run", app, "pollen"], in: cli, environment: FlowerInstall.environment(home: cli).merging(["COLUMNS": "300"]) { $1 },
-            executable: FlowerInstall.binDirectory!.appendingPathComponent("flwr")
+        let app = federation.directory.appendingPathComponent("app")
+        try FileManager.default.copyItem(at: Federation.repositoryRoot.appendingPathComponent("bench/transfer/flower/app"), to: app)
+        // Flower's ClientApp ignores `app`, which tells the Pollen SuperNode which built-in app to answer with; Flower
+        // refuses a setting its app does not declare.
+        let manifest = app.appendingPathComponent("pyproject.toml")
+        try (try String(contentsOf: manifest, encoding: .utf8) + "app = \"tabular\"\n").write(to: manifest, atomically: true, encoding: .utf8)
+        let parameters = 3_000_000
+        let submitted = try PollenProcess.run([
+            "run", app.path, "pollen", "--run-config", "num-server-rounds=2 model-parameters=\(parameters) initial-model=\"random\" app=\"model-transfer\"",
+        ], in: cli, environment: FlowerInstall.environment(home: cli).merging(["COLUMNS": "300"]) { $1 }, executable: bin.appendingPathComponent("flwr"))
+        #expect(submitted.status == 0, "\(submitted.standardOutput)\(submitted.standardError)")
+        let runID = try #require(
+            (submitted.standardOutput + submitted.standardError).range(of: #"[0-9]{6,}"#, options: .regularExpression).map { String((submitted.standardOutput + submitted.standardError)[$0]) },
+            "\(submitted.standardOutput)\(submitted.standardError)"
         )
-        #expect(run.status != 0)
-        #expect((run.standardOutput + run.standardError).contains("runs Pollen's built-in apps, not Flower App"), "\(run.standardOutput)\(run.standardError)")
-        let runs = try PollenProcess.run(["ls", "--superlink", federation.address] + federation.connection, in: federation.directory)
-        #expect(runs.standardOutput.split(separator: "\n").count == 1, "no run should start:\n\(runs.standardOutput)")
+        var listing = ""
+        let end = Date().addingTimeInterval(120)
+        repeat {
+            usleep(500_000)
+            listing = try pollen(["ls"]).standardOutput
+        } while !["completed", "failed", "stopped"].contains(where: listing.contains) && Date() < end
+        let log = try pollen(["log", runID]).standardOutput
+        #expect(listing.contains("completed"), "\(listing)\n\(log)\n\(federation.superLink.printed)")
+        #expect(log.components(separatedBy: "Received 2 results and 0 failures").count - 1 == 2, "\(log)")
+
+        // The initial model's first and last parameter, as the ServerApp draws them, plus two rounds of 0.001.
+        let initial = try PollenProcess.run([
+            "-c", "import numpy as np; w = np.random.default_rng(0).uniform(-1, 1, \(parameters)).astype(np.float32); print(w[0], w[-1])",
+        ], in: federation.directory, executable: bin.appendingPathComponent("python")).standardOutput.split(separator: " ").compactMap {
+            Double($0.trimmingCharacters(in: .whitespacesAndNewlines))
+        }
+        let total = log.range(of: #"TOTAL [0-9.]+ w\[0\]=-?[0-9.]+ w\[-1\]=-?[0-9.]+"#, options: .regularExpression).map { String(log[$0]) } ?? ""
+        let final = total.split(separator: "=").dropFirst().compactMap { Double($0.split(separator: " ").first ?? "") }
+        try #require(initial.count == 2 && final.count == 2, "no final model in:\n\(log)")
+        for (start, end) in zip(initial, final) { #expect(abs(end - (start + 0.002)) < 1e-5, "\(total) from \(initial)") }
+
     }
 
     /// The other way round: a Flower SuperNode in a Pollen federation, beside two Pollen SuperNodes, over TLS with a

@@ -65,6 +65,30 @@ func instruction(run: RunID, node: NodeID, now: Double, ttl: Double = 60) throws
         try await state.appendLog(run: id, line: "round 1", now: 11)
         try await state.appendLog(run: id, line: "round 2", now: 12)
         #expect(try await state.logs(run: id, after: 11).map(\.line) == ["round 2"])
+        #expect(try await state.run(id)?.flowerApp == nil)
+    }
+
+    /// A run of a Flower App Bundle: the bundle is stored once under its SHA-256, the run refers to it, and gets
+    /// its `publisher/name` and version later; a run of a bundle never stored is refused.
+    @Test(arguments: StoreKind.allCases)
+    func runsOfFlowerAppBundles(kind: StoreKind) async throws {
+        let state = try kind.makeLinkState()
+        let bundle = Array("PK\u{3}\u{4} a zip".utf8)
+        let hash = try await state.storeFlowerApp(bundle)
+        // `printf 'PK\003\004 a zip' | sha256sum`
+        #expect(hash == "2fb0a5b56ad1586ffd4e73c7929cbf7ebd0dcbbcfaa8df9e498c8d86df2845e8")
+        #expect(try await state.storeFlowerApp(bundle) == hash)
+        #expect(try await state.flowerApp(hash: hash) == bundle)
+        #expect(try await state.flowerApp(hash: String(repeating: "0", count: 64)) == nil)
+        let id = try await state.createRun(config: ["num-server-rounds": 2], owner: "bob", flowerApp: hash, now: 10)
+        #expect(try await state.run(id)?.flowerApp == FlowerAppReference(hash: hash))
+        try await state.setFlowerAppMetadata(id, appID: "pollenbench/transferbench", version: "1.0.0")
+        #expect(try await state.run(id)?.flowerApp == FlowerAppReference(hash: hash, id: "pollenbench/transferbench", version: "1.0.0"))
+        let builtIn = try await state.createRun(config: [:], now: 11)
+        await #expect(throws: StoreError.self) { try await state.setFlowerAppMetadata(builtIn, appID: "x/y", version: "1") }
+        await #expect(throws: StoreError.self) {
+            try await state.createRun(config: [:], owner: "", flowerApp: String(repeating: "0", count: 64), now: 12)
+        }
     }
 
     @Test(arguments: StoreKind.allCases)
