@@ -13,16 +13,18 @@ import SwiftProtobuf
 /// run records who submitted it, and its log who submitted and who stopped it. Without accounts the API is open to
 /// whoever reaches the port.
 ///
-/// `stream-logs` answers once with the lines after `after_timestamp` (clients poll) rather than holding a
-/// framed stream open as Flower's does.
+/// `stream-logs` answers once with the lines after `after_timestamp` (`pollen log` polls), or, to a client that
+/// accepts Flower's framed stream (`flwr run --stream`, `flwr log`), holds the stream open until the run ends.
 public enum ControlRoutes {
     /// Adds the Control routes to `router`.
     ///
     /// - Parameter runsFlowerApps: whether runs of Flower App Bundles (`flwr run`) are taken; without Flower's
     ///   `flwr-serverapp` to run their ServerApps, they are refused with the reason.
     public static func add(to router: Router<BasicRequestContext>, state: any LinkState, accounts: ControlAccounts? = nil, runsFlowerApps: Bool = false) {
-        func route<Input: SwiftProtobuf.Message, Output: SwiftProtobuf.Message>(
-            _ name: String, operatorsOnly: Bool = false, _ handler: @escaping @Sendable (Input, Caller) async throws -> Output
+        /// `POST /v1/control/<name>`: the caller checked, the body decoded, and the answer (or the error) made into a
+        /// response by `respond`.
+        func serve<Input: SwiftProtobuf.Message>(
+            _ name: String, operatorsOnly: Bool = false, _ respond: @escaping @Sendable (Input, Caller, Request) async throws -> Response
         ) {
             router.post("/v1/control/\(name)") { request, _ -> Response in
                 var request = request
@@ -34,8 +36,7 @@ public enum ControlRoutes {
                 let input: Input
                 do { input = try Input(serializedBytes: Array(buffer: body)) } catch { return FleetError.invalidProtobuf(name, error).response }
                 do {
-                    let bytes: [UInt8] = try await handler(input, caller).serializedBytes()
-                    return Response(status: .ok, headers: [.contentType: "application/protobuf"], body: ResponseBody(byteBuffer: ByteBuffer(bytes: bytes)))
+                    return try await respond(input, caller, request)
                 } catch let error as StoreError where error.code == .notFound {
                     return FleetError.notFound(error.message).response
                 } catch let error as StoreError where error.code == .conflict {
@@ -43,6 +44,14 @@ public enum ControlRoutes {
                 } catch let error as FleetError {
                     return error.response
                 }
+            }
+        }
+        func route<Input: SwiftProtobuf.Message, Output: SwiftProtobuf.Message>(
+            _ name: String, operatorsOnly: Bool = false, _ handler: @escaping @Sendable (Input, Caller) async throws -> Output
+        ) {
+            serve(name, operatorsOnly: operatorsOnly) { (input: Input, caller, _) in
+                let bytes: [UInt8] = try await handler(input, caller).serializedBytes()
+                return Response(status: .ok, headers: [.contentType: "application/protobuf"], body: ResponseBody(byteBuffer: ByteBuffer(bytes: bytes)))
             }
         }
         /// The run `id`, if `caller` may see it; a run another researcher submitted is as good as absent.
@@ -120,13 +129,20 @@ public enum ControlRoutes {
                 response.now = ISO8601DateFormatter().string(from: Date())
             }
         }
-        route("stream-logs") { (request: Flwr_Proto_StreamLogsRequest, caller) -> Flwr_Proto_StreamLogsResponse in
+        serve("stream-logs") { (request: Flwr_Proto_StreamLogsRequest, caller, http) -> Response in
             let run = try await visibleRun(RunID(request.runID), to: caller)
-            let lines = try await state.logs(run: run.id, after: request.afterTimestamp)
-            return .with {
-                $0.logOutput = lines.map { $0.line + "\n" }.joined()
-                $0.latestTimestamp = lines.last?.at ?? request.afterTimestamp
+            @Sendable func lines(after timestamp: Double) async throws -> Flwr_Proto_StreamLogsResponse {
+                let lines = try await state.logs(run: run.id, after: timestamp)
+                return .with {
+                    $0.logOutput = lines.map { $0.line + "\n" }.joined()
+                    $0.latestTimestamp = lines.last?.at ?? timestamp
+                }
             }
+            guard http.headers[.accept] == LogStream.mediaType else {
+                let bytes: [UInt8] = try await lines(after: request.afterTimestamp).serializedBytes()
+                return Response(status: .ok, headers: [.contentType: "application/protobuf"], body: ResponseBody(byteBuffer: ByteBuffer(bytes: bytes)))
+            }
+            return Response(status: .ok, headers: [.contentType: LogStream.mediaType], body: LogStream.body(run: run.id, after: request.afterTimestamp, state: state, lines: lines))
         }
     }
 

@@ -182,7 +182,10 @@ public struct RuntimeHandlers: Sendable {
     /// Lines for the run's log.
     public func pushLogs(_ request: Flwr_Proto_PushLogsRequest, run: RunID) async throws -> Flwr_Proto_PushLogsResponse {
         try await state.requireRunning(run)
-        for line in request.logs { try await state.appendLog(run: run, line: line, now: now()) }
+        // Flower's ServerApp sends lines with their line breaks; the log adds its own.
+        for line in request.logs {
+            try await state.appendLog(run: run, line: line.hasSuffix("\n") ? String(line.dropLast()) : line, now: now())
+        }
         return .init()
     }
 

@@ -111,23 +111,17 @@ struct FlowerInteropTests {
         let manifest = app.appendingPathComponent("pyproject.toml")
         try (try String(contentsOf: manifest, encoding: .utf8) + "app = \"tabular\"\n").write(to: manifest, atomically: true, encoding: .utf8)
         let parameters = 3_000_000
-        let submitted = try PollenProcess.run([
-            "run", app.path, "pollen", "--run-config", "num-server-rounds=2 model-parameters=\(parameters) initial-model=\"random\" app=\"model-transfer\"",
-        ], in: cli, environment: FlowerInstall.environment(home: cli).merging(["COLUMNS": "300"]) { $1 }, executable: bin.appendingPathComponent("flwr"))
-        #expect(submitted.status == 0, "\(submitted.standardOutput)\(submitted.standardError)")
-        let runID = try #require(
-            (submitted.standardOutput + submitted.standardError).range(of: #"[0-9]{6,}"#, options: .regularExpression).map { String((submitted.standardOutput + submitted.standardError)[$0]) },
-            "\(submitted.standardOutput)\(submitted.standardError)"
-        )
-        var listing = ""
-        let end = Date().addingTimeInterval(120)
-        repeat {
-            usleep(500_000)
-            listing = try pollen(["ls"]).standardOutput
-        } while !["completed", "failed", "stopped"].contains(where: listing.contains) && Date() < end
-        let log = try pollen(["log", runID]).standardOutput
-        #expect(listing.contains("completed"), "\(listing)\n\(log)\n\(federation.superLink.printed)")
+        // `--stream` follows the run's log as Flower's CLI does, over the Control API's framed stream.
+        let run = try RunningProcess([
+            "run", app.path, "pollen", "--stream", "--run-config", "num-server-rounds=2 model-parameters=\(parameters) initial-model=\"random\" app=\"model-transfer\"",
+        ], in: cli, executable: bin.appendingPathComponent("flwr"), environment: FlowerInstall.environment(home: cli).merging(["COLUMNS": "300"]) { $1 })
+        defer { run.kill() }
+        let status = try run.waitForExit(timeoutSeconds: 120)
+        let log = run.printed
+        #expect(status == 0, "flwr run failed:\n\(log)\n\(federation.superLink.printed)")
         #expect(log.components(separatedBy: "Received 2 results and 0 failures").count - 1 == 2, "\(log)")
+        let listing = try pollen(["ls"]).standardOutput
+        #expect(listing.contains("completed"), "\(listing)")
 
         // The initial model's first and last parameter, as the ServerApp draws them, plus two rounds of 0.001.
         let initial = try PollenProcess.run([

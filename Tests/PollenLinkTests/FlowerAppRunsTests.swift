@@ -74,4 +74,40 @@ import Testing
             #expect(try await RuntimeHandlers(fleet: handlers).sendTaskHeartbeat(.init(), run: run).success == false)
         }
     }
+
+    /// `flwr run --stream` and `flwr log` accept Flower's framed stream: `stream-logs` sends each batch of lines after
+    /// its 4-byte length as they come, and ends once the run has finished; `pollen log` gets one answer.
+    @Test func theLogStreamsInFlowersFramesUntilTheRunEnds() async throws {
+        let handlers = try SuperLink.handlers(configuration: SuperLinkConfiguration(databasePath: SQLiteDatabase.inMemoryPath))
+        let run = try await handlers.state.createRun(config: [:], now: 1)
+        try await handlers.state.setRunStatus(run, to: .running)
+        try await handlers.state.appendLog(run: run, line: "round 1", now: 2)
+        try await Application(router: SuperLink.router(handlers: handlers)).test(.router) { client in
+            let request = ByteBuffer(bytes: try Flwr_Proto_StreamLogsRequest.with { $0.runID = run.rawValue }.serializedBytes() as [UInt8])
+            var headers: HTTPFields = [.contentType: "application/protobuf"]
+            let once: Call<Flwr_Proto_StreamLogsResponse> = try await post(client, "stream-logs", body: request, headers: headers, api: "control")
+            #expect(once.output?.logOutput == "round 1\n")
+
+            let ending = Task {
+                try await Task.sleep(for: .milliseconds(700))
+                try await handlers.state.appendLog(run: run, line: "round 2", now: 3)
+                try await handlers.state.setRunStatus(run, to: .finished("completed"))
+            }
+            headers[.accept] = "application/flower-protobuf-stream"
+            let streamed = try await client.execute(uri: "/v1/control/stream-logs", method: .post, headers: headers, body: request) { response in
+                #expect(response.headers[.contentType] == "application/flower-protobuf-stream")
+                var body = response.body
+                var frames = [String]()
+                while let length = body.readInteger(endianness: .big, as: UInt32.self) {
+                    let payload = body.readBytes(length: Int(length)) ?? []
+                    #expect(payload.count == Int(length), "a frame is cut short")
+                    frames.append(try Flwr_Proto_StreamLogsResponse(serializedBytes: payload).logOutput)
+                }
+                #expect(body.readableBytes == 0)
+                return frames
+            }
+            try await ending.value
+            #expect(streamed == ["round 1\n", "round 2\n"])
+        }
+    }
 }
