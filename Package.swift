@@ -159,7 +159,12 @@ let package = Package(
         .testTarget(name: "PollenAppsTests", dependencies: ["PollenApps", "PollenSimulation"], swiftSettings: settings),
         .testTarget(
             name: "PollenCLITests",
-            dependencies: ["PollenCLI", "PollenApps", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            dependencies: [
+                "PollenCLI", "PollenApps", "PollenWire",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
+                .product(name: "SwiftProtobuf", package: "swift-protobuf"),
+            ],
             swiftSettings: settings
         ),
         .testTarget(name: "PollenNodeTests", dependencies: ["PollenNode", "PollenCore", "PollenWire"], swiftSettings: settings),

@@ -1,5 +1,4 @@
 import Foundation
-import PollenNode
 
 /// Flower's `flwr-serverapp` (Flower 1.42), which runs the ServerApp of a Flower App Bundle submitted with
 /// `flwr run`: the SuperLink starts it for such a run as Flower's SuperExec would, against its app runtime API, and
@@ -25,48 +24,15 @@ struct FlowerServerApp: Sendable {
     }
 
     /// The `publisher/name` and version the bundle at `path` declares, read by Flower's own code with the Python
-    /// that runs `flwr-serverapp` (its `#!` line), as Flower's SuperLink reads them when a run is submitted.
-    /// What Python prints goes to `outputPath`.
+    /// that runs `flwr-serverapp`, as Flower's SuperLink reads them when a run is submitted; Python's output goes
+    /// through `outputPath`.
     func metadata(ofBundleAt path: String, outputPath: String) async throws -> (id: String, version: String) {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: try python())
-        process.arguments = ["-c", "import sys; from flwr.cli.config_utils import get_fab_metadata; print(*get_fab_metadata(open(sys.argv[1], 'rb').read()), sep='\\n')", path]
-        guard FileManager.default.createFile(atPath: outputPath, contents: nil), let output = FileHandle(forWritingAtPath: outputPath) else {
-            throw CLIError("cannot create '\(outputPath)'")
-        }
-        defer { try? output.close() }
-        process.standardOutput = output
-        process.standardError = output
-        process.standardInput = FileHandle.nullDevice
-        let timedOut = try await ChildProcess.run(process, timeLimitSeconds: 60)
-        let printed = (try? String(contentsOfFile: outputPath, encoding: .utf8)) ?? ""
+        let printed = try await FlowerPython(script: executable).evaluate(
+            "import sys; from flwr.cli.config_utils import get_fab_metadata; print(*get_fab_metadata(open(sys.argv[1], 'rb').read()), sep='\\n')",
+            arguments: [path], outputPath: outputPath, what: "reading the publisher, name and version of the run's Flower App Bundle"
+        )
         let lines = printed.split(separator: "\n").map(String.init)
-        guard !timedOut, process.terminationReason == .exit, process.terminationStatus == 0, lines.count == 2 else {
-            let tail = lines.suffix(3).joined(separator: " | ")
-            throw CLIError("the run's Flower App Bundle does not declare a publisher, name and version Flower can read: \(tail)")
-        }
+        guard lines.count == 2 else { throw CLIError("the run's Flower App Bundle declares no publisher, name and version Flower can read: \(printed)") }
         return (lines[0], lines[1])
-    }
-
-    /// The arguments that run a ServerApp against the runtime API on `port`, with the token in `tokenFile`, ending
-    /// with this process.
-    func arguments(runtimePort port: Int, tokenFile: String) -> [String] {
-        [
-            "--runtime-api-address", "127.0.0.1:\(port)", "--token-file", tokenFile, "--insecure",
-            "--parent-pid", String(ProcessInfo.processInfo.processIdentifier),
-        ]
-    }
-
-    /// The interpreter on the script's `#!` line.
-    private func python() throws -> String {
-        guard let handle = FileHandle(forReadingAtPath: executable) else { throw CLIError("cannot read '\(executable)'") }
-        defer { try? handle.close() }
-        let head = String(decoding: handle.readData(ofLength: 512), as: UTF8.self)
-        guard head.hasPrefix("#!"), let line = head.dropFirst(2).split(separator: "\n").first,
-              let interpreter = line.split(separator: " ").first
-        else {
-            throw CLIError("'\(executable)' is not Flower's flwr-serverapp script (it has no #! line naming its Python)")
-        }
-        return String(interpreter)
     }
 }

@@ -181,7 +181,7 @@ struct RunLauncher: Service {
         }
         let metadata = try await flower.metadata(ofBundleAt: bundlePath, outputPath: folder + "/metadata.txt")
         try await handlers.state.setFlowerAppMetadata(run, appID: metadata.id, version: metadata.version)
-        let arguments = flower.arguments(runtimePort: port, tokenFile: tokenPath)
+        let arguments = FlowerPython.appArguments(runtimePort: port, tokenFile: tokenPath)
         if let megabytes = limits.memoryMegabytes {
             process.executableURL = URL(fileURLWithPath: "/bin/sh")
             process.arguments = ["-c", "ulimit -d \(megabytes * 1_024) && exec \"$0\" \"$@\"", flower.executable] + arguments

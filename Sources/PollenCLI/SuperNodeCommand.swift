@@ -7,6 +7,7 @@ import PollenApps
 import PollenCore
 import PollenNode
 import PollenWire
+import ServiceLifecycle
 
 /// `pollen supernode`: the daemon a data custodian runs next to the data.
 public struct SuperNodeCommand: AsyncParsableCommand {
@@ -34,6 +35,8 @@ public struct SuperNodeCommand: AsyncParsableCommand {
     var isolation = "process"
     @Option(help: "Seconds the ClientApp may take on one message before it is stopped (with --isolation process).") var clientappTimeout = 3_600.0
     @Option(help: "The most memory the ClientApp process may use, in MiB (with --isolation process; default: no limit).") var clientappMemoryLimit: Int?
+    @Option(help: "Flower's flwr-clientapp (Flower 1.42): run researchers' Flower apps (`flwr run`) with their own Python ClientApps, one process per message within the --clientapp-* limits. Without it, this node answers them with the built-in app their `app` setting names.")
+    var flowerClientapp: String?
     @Option(help: "The heartbeat interval declared to the SuperLink, 10–1800 s; the node counts as gone after twice that.")
     var heartbeatInterval = 30.0
     @Option(help: "On SIGTERM or SIGINT the node pulls nothing more and finishes the message in hand for at most this many seconds, then stops its ClientApp.")
@@ -87,15 +90,38 @@ public struct SuperNodeCommand: AsyncParsableCommand {
         var logger = Logger(label: "pollen.supernode")
         logger.logLevel = .info
         let http = try TLSSettings.client(rootCertificates: rootCertificates, clientCertificate: clientCertificate, clientKey: clientKey)
+        var services: [any Service] = []
+        var flowerClientApp: FlowerClientAppProcess?
+        if let flowerClientapp {
+            guard FileManager.default.isExecutableFile(atPath: flowerClientapp) else {
+                throw ValidationError("--flower-clientapp '\(flowerClientapp)' is not an executable file; pass the flwr-clientapp of a Flower 1.42 install")
+            }
+            guard (0.01...604_800).contains(clientappTimeout) else {
+                throw ValidationError("--clientapp-timeout must be between 0.01 and 604800 seconds, got \(clientappTimeout)")
+            }
+            let folder = FileManager.default.temporaryDirectory.appendingPathComponent("pollen-flower-clientapp-\(getpid())-\(UUID().uuidString)").path
+            try FileManager.default.createDirectory(atPath: folder + "/home", withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+            try FileManager.default.setAttributes([.posixPermissions: 0o700], ofItemAtPath: folder)
+            let runtime = ClientAppRuntime()
+            services.append(runtime.application(logger: logger))
+            flowerClientApp = FlowerClientAppProcess(
+                executable: flowerClientapp, runtime: runtime, timeLimitSeconds: clientappTimeout, memoryLimitMegabytes: clientappMemoryLimit, folder: folder
+            )
+            logger.info("runs the ClientApps of Flower App Bundles with \(flowerClientapp)")
+        }
         let node = SuperNode(
             configuration: SuperNodeConfiguration(
                 superLinkURL: "\(insecure ? "http" : "https")://\(superlink)", nodeConfig: config, heartbeatInterval: heartbeatInterval, pollSeconds: pollInterval
             ),
-            clientApp: clientApp, key: signingKey, http: http, logger: logger
+            clientApp: clientApp, flowerClientApp: flowerClientApp, key: signingKey, http: http, logger: logger
         )
-        defer { (clientApp as? IsolatedClientApp)?.removeExchangeFiles() }
+        services.append(node)
+        defer {
+            (clientApp as? IsolatedClientApp)?.removeExchangeFiles()
+            if let flowerClientApp { try? FileManager.default.removeItem(atPath: flowerClientApp.folder) }
+        }
         do {
-            try await Daemon.run([node], gracePeriodSeconds: shutdownGracePeriod, logger: logger)
+            try await Daemon.run(services, gracePeriodSeconds: shutdownGracePeriod, logger: logger)
         } catch {
             try? await http.shutdown()
             throw error

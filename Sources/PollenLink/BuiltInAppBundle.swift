@@ -12,8 +12,8 @@ import PollenWire
 /// bytes. Its ServerApp component is never started: the SuperLink runs the ServerApp itself.
 struct BuiltInAppBundle: Sendable {
     /// `publisher/name`, as Flower names a bundle.
-    static let id = "pollen/pollenapps"
-    static let version = "1.0.0"
+    static let id = BuiltInAppsBundle.id
+    static let version = BuiltInAppsBundle.version
 
     /// The zip.
     let content: [UInt8]

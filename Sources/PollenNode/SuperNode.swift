@@ -45,12 +45,19 @@ public struct SuperNode: Sendable {
     public let configuration: SuperNodeConfiguration
     /// Runs the ClientApp on each message: in this process, or isolated in one of its own.
     public let clientApp: any ClientAppRunner
+    /// Runs the messages of runs of researchers' Flower App Bundles with their own ClientApps; `nil` answers them
+    /// with the built-in app the run's `app` setting names, as every other run.
+    public let flowerClientApp: (any FlowerClientAppRunner)?
     let client: FleetClient
     let logger: Logger
 
-    public init(configuration: SuperNodeConfiguration, clientApp: any ClientAppRunner, key: P384.Signing.PrivateKey, http: HTTPClient, logger: Logger) {
+    public init(
+        configuration: SuperNodeConfiguration, clientApp: any ClientAppRunner, flowerClientApp: (any FlowerClientAppRunner)? = nil,
+        key: P384.Signing.PrivateKey, http: HTTPClient, logger: Logger
+    ) {
         self.configuration = configuration
         self.clientApp = clientApp
+        self.flowerClientApp = flowerClientApp
         client = FleetClient(baseURL: configuration.superLinkURL, key: key, http: http)
         self.logger = logger
     }
@@ -196,7 +203,7 @@ public struct SuperNode: Sendable {
     /// answers 403 or 404, as Flower's does for a finished run), so that a long-lived node does not hold every past
     /// run's `Context.state`, which may carry arrays. A run the SuperLink cannot be asked about now is kept.
     func forgetFinishedRuns(_ states: NodeStates, node: NodeID) async {
-        for run in await states.runs {
+        for run in await states.known {
             let finished: Bool
             do {
                 let response = try await client.call("get-run", Flwr_Proto_GetRunRequest.with {
@@ -243,7 +250,10 @@ public struct SuperNode: Sendable {
         }
         logger.info("received a message", metadata: ["pollen.run.id": "\(runID)", "message.type": "\(asked.type)"])
         // Everything the ClientApp needs is fetched before the message is confirmed (and so deleted upstream).
-        let runConfig = try await runConfig(runID, node: nodeMessage, states: states)
+        let run = try await run(runID, node: nodeMessage, states: states)
+        let runConfig = UserConfigProto.decode(run.overrideConfig)
+        let flowerBundle: [UInt8]? = BuiltInAppsBundle.isFlowerApp(run) && flowerClientApp != nil
+            ? try await bundle(of: run, node: nodeMessage, states: states) : nil
         _ = try await client.call("confirm-message-received", Flwr_Proto_ConfirmMessageReceivedRequest.with {
             $0.node = nodeMessage
             $0.runID = runID
@@ -256,7 +266,12 @@ public struct SuperNode: Sendable {
             runConfig: runConfig,
             state: await states.state(for: asked.runID)
         )
-        var reply = await clientApp.handle(pending.take()!, context: &context)
+        var reply: PollenCore.Message
+        if let flowerBundle, let flowerClientApp {
+            reply = await flowerClientApp.handle(pending.take()!, context: &context, run: run, bundle: flowerBundle)
+        } else {
+            reply = await clientApp.handle(pending.take()!, context: &context)
+        }
         await states.set(context.state, for: asked.runID)
         let now = Date().timeIntervalSince1970
         reply.metadata.createdAt = now
@@ -264,6 +279,7 @@ public struct SuperNode: Sendable {
         reply.metadata.ttlSeconds = max(asked.createdAt + asked.ttlSeconds - now, 1)
         logger.info("handled a message", metadata: [
             "pollen.run.id": "\(runID)", "message.type": "\(asked.type)", "failed": "\(reply.hasError)",
+            "clientapp": flowerBundle == nil ? "built-in" : "flower \(run.fabID)",
         ])
         let runtime = Date().timeIntervalSince(started)
         let encoded = try Self.encodeForPushing(consume reply)
@@ -283,16 +299,32 @@ public struct SuperNode: Sendable {
         }
     }
 
-    /// The run's configuration, fetched once per run with `get-run`.
-    private func runConfig(_ runID: UInt64, node: Flwr_Proto_Node, states: NodeStates) async throws -> UserConfig {
-        if let known = await states.config(for: RunID(runID)) { return known }
+    /// The run (its configuration and app bundle), fetched once per run with `get-run`.
+    private func run(_ runID: UInt64, node: Flwr_Proto_Node, states: NodeStates) async throws -> Flwr_Proto_Run {
+        if let known = await states.run(RunID(runID)) { return known }
         let response = try await client.call("get-run", Flwr_Proto_GetRunRequest.with {
             $0.node = node
             $0.runID = runID
         }, as: Flwr_Proto_GetRunResponse.self)
-        let config = UserConfigProto.decode(response.run.overrideConfig)
-        await states.setConfig(config, for: RunID(runID))
-        return config
+        await states.setRun(response.run, for: RunID(runID))
+        return response.run
+    }
+
+    /// The app bundle of `run`, fetched once per run with `get-fab`.
+    private func bundle(of run: Flwr_Proto_Run, node: Flwr_Proto_Node, states: NodeStates) async throws -> [UInt8] {
+        if let known = await states.bundle(of: RunID(run.runID)) { return known }
+        let response = try await client.call("get-fab", Flwr_Proto_GetFabRequest.with {
+            $0.node = node
+            $0.runID = run.runID
+            $0.hashStr = run.fabHash
+        }, as: Flwr_Proto_GetFabResponse.self)
+        let content = [UInt8](response.fab.content)
+        // Installed by the node's own Flower only if it is the bundle the run names.
+        guard FlowerObject.hash(ByteBuffer(bytes: content)).rawValue == run.fabHash else {
+            throw FleetClientError(status: 400, detail: "the app bundle of run \(run.runID) does not hash to \(run.fabHash)")
+        }
+        await states.setBundle(content, for: RunID(run.runID))
+        return content
     }
 
     /// Fetches the objects of the message `tree` and decodes it; the objects are let go on return.
@@ -376,19 +408,24 @@ actor CurrentNode {
     func set(_ id: NodeID) { self.id = id }
 }
 
-/// What this node keeps per run: the `Context.state` its ClientApp carries between messages and the run's
-/// configuration. A run's entry goes once the run has finished (`SuperNode.forgetFinishedRuns`).
+/// What this node keeps per run: the `Context.state` its ClientApp carries between messages, the run as `get-run`
+/// describes it (its configuration, its app bundle's name) and, for a Flower app this node runs, the bundle. A
+/// run's entry goes once the run has finished (`SuperNode.forgetFinishedRuns`).
 actor NodeStates {
     private var states: [RunID: RecordDict] = [:]
-    private var configs: [RunID: UserConfig] = [:]
+    private var runs: [RunID: Flwr_Proto_Run] = [:]
+    private var bundles: [RunID: [UInt8]] = [:]
     func state(for run: RunID) -> RecordDict { states[run] ?? RecordDict() }
     func set(_ state: RecordDict, for run: RunID) { states[run] = state }
-    func config(for run: RunID) -> UserConfig? { configs[run] }
-    func setConfig(_ config: UserConfig, for run: RunID) { configs[run] = config }
+    func run(_ id: RunID) -> Flwr_Proto_Run? { runs[id] }
+    func setRun(_ run: Flwr_Proto_Run, for id: RunID) { runs[id] = run }
+    func bundle(of run: RunID) -> [UInt8]? { bundles[run] }
+    func setBundle(_ bundle: [UInt8], for run: RunID) { bundles[run] = bundle }
     /// Every run this node keeps something for.
-    var runs: Set<RunID> { Set(states.keys).union(configs.keys) }
+    var known: Set<RunID> { Set(states.keys).union(runs.keys) }
     func forget(_ run: RunID) {
         states[run] = nil
-        configs[run] = nil
+        runs[run] = nil
+        bundles[run] = nil
     }
 }

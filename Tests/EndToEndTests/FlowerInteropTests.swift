@@ -79,14 +79,17 @@ struct FlowerInteropTests {
 
     /// `flwr run` of a Flower app (the model-transfer benchmark's, `bench/transfer/flower/app`) against a Pollen
     /// SuperLink: the SuperLink stores the app bundle and runs its ServerApp with Flower's own `flwr-serverapp` over
-    /// its app runtime API; Flower's SuperNode fetches the bundle from it and runs the app's ClientApp, beside a
-    /// Pollen SuperNode running the same app built in (`app = "model-transfer"`). Each round counts both results,
-    /// and the final model is the initial one plus 0.001 a round.
+    /// its app runtime API. Three SuperNodes answer: Flower's, which fetches the bundle and runs the app's Python
+    /// ClientApp; a Pollen one whose custodian allowed Flower apps (`--flower-clientapp`), which runs the same Python
+    /// ClientApp with Flower's `flwr-clientapp` over its own runtime API; and a Pollen one that answers with the
+    /// same app built in (`app = "model-transfer"`). Each round counts three results, and the final model is the
+    /// initial one plus 0.001 a round.
     @Test func flwrRunOfAFlowerAppRunsOnAPollenSuperLink() throws {
         let bin = FlowerInstall.binDirectory!
         var federation = try Federation.start(options: ["--flower-serverapp", bin.appendingPathComponent("flwr-serverapp").path])
         defer { federation.stop() }
         try federation.addNode(csv: "site0.csv")
+        try federation.addNode(csv: "site1.csv", options: ["--flower-clientapp", bin.appendingPathComponent("flwr-clientapp").path])
         let flower = try FlowerInstall.start("flower-supernode", [
             "--insecure", "--superlink", federation.address, "--isolation", "subprocess", "--host", "127.0.0.1", "--port", String(try freePort()),
         ], in: federation.directory, home: "flower-supernode")
@@ -95,7 +98,7 @@ struct FlowerInteropTests {
             try PollenProcess.run(arguments + ["--superlink", federation.address] + federation.connection, in: federation.directory)
         }
         let deadline = Date().addingTimeInterval(60)
-        while (try pollen(["nodes"])).standardOutput.components(separatedBy: "online").count - 1 < 2, Date() < deadline { usleep(200_000) }
+        while (try pollen(["nodes"])).standardOutput.components(separatedBy: "online").count - 1 < 3, Date() < deadline { usleep(200_000) }
 
         let cli = try connectionsHome("flwr", in: federation.directory, """
             [superlink]
@@ -119,7 +122,11 @@ struct FlowerInteropTests {
         let status = try run.waitForExit(timeoutSeconds: 120)
         let log = run.printed
         #expect(status == 0, "flwr run failed:\n\(log)\n\(federation.superLink.printed)")
-        #expect(log.components(separatedBy: "Received 2 results and 0 failures").count - 1 == 2, "\(log)")
+        #expect(log.components(separatedBy: "Received 3 results and 0 failures").count - 1 == 2, "\(log)\n\(federation.nodes[1].printed)")
+        for (node, clientApp) in [(0, "built-in"), (1, "flower pollenbench/transferbench")] {
+            let handled = federation.nodes[node].printed.split(separator: "\n").filter { $0.contains("handled a message") }
+            #expect(handled.count == 2 && handled.allSatisfy { $0.contains("clientapp=\(clientApp)") && $0.contains("failed=false") }, "\(handled)")
+        }
         let listing = try pollen(["ls"]).standardOutput
         #expect(listing.contains("completed"), "\(listing)")
 
