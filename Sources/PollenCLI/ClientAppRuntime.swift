@@ -4,6 +4,7 @@ import Logging
 import Hummingbird
 import NIOCore
 import PollenCore
+import PollenLink
 import PollenWire
 import SwiftProtobuf
 import Synchronization
@@ -73,8 +74,8 @@ final class ClientAppRuntime: Sendable {
     static let maximumBodyBytes = 16 << 20
 
     private static func failure(_ status: HTTPResponse.Status, _ detail: String) -> Response {
-        let escaped = detail.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"")
-        return Response(status: status, headers: [.contentType: "application/json"], body: ResponseBody(byteBuffer: ByteBuffer(string: "{\"code\": 0, \"detail\": \"\(escaped)\"}")))
+        let json = FleetError(status: Int(status.code), code: 0, detail: detail).json
+        return Response(status: status, headers: [.contentType: "application/json"], body: ResponseBody(byteBuffer: ByteBuffer(string: json)))
     }
 }
 

@@ -10,8 +10,9 @@ import Synchronization
 /// the process installs the bundle, runs its Python ClientApp and exchanges the message, the reply and the
 /// node's context with this node over `ClientAppRuntime`, holding a token that opens that message only. It gets
 /// the run's settings fused with the bundle's defaults (by Flower's own code), `FLWR_HOME` in the node's private
-/// folder, no telemetry, and the node's ClientApp time and memory limits; a process that fails, outlives its limit
-/// or pushes no reply is a failure reply saying so.
+/// folder, a short environment with no telemetry, and the node's ClientApp time and memory limits; a process that
+/// fails, outlives its limit or pushes no reply is a failure reply saying so. The researcher's code runs as the
+/// node's user and reads what it reads, which is why a custodian turns this on explicitly.
 struct FlowerClientAppProcess: FlowerClientAppRunner {
     /// Flower's `flwr-clientapp`.
     let executable: String
@@ -91,7 +92,7 @@ struct FlowerClientAppProcess: FlowerClientAppRunner {
             process.executableURL = URL(fileURLWithPath: executable)
             process.arguments = arguments
         }
-        process.environment = ProcessInfo.processInfo.environment.merging(["FLWR_HOME": folder + "/home", "FLWR_TELEMETRY_ENABLED": "0"]) { $1 }
+        process.environment = FlowerPython.environment(home: folder + "/home")
         process.standardInput = FileHandle.nullDevice
         process.standardOutput = log
         process.standardError = log
@@ -103,8 +104,12 @@ struct FlowerClientAppProcess: FlowerClientAppRunner {
     private func fusedConfig(of run: Flwr_Proto_Run, bundle: [UInt8], in taskFolder: String) async throws -> [String: Flwr_Proto_Scalar] {
         if let known = fusedConfigs.config(of: run.runID) { return known }
         let bundlePath = taskFolder + "/app.fab"
-        guard FileManager.default.createFile(atPath: bundlePath, contents: Data(bundle), attributes: [.posixPermissions: 0o600]) else {
-            throw CLIError("cannot write '\(bundlePath)'")
+        // The run's settings go in a file, not on the command line, which other users can list.
+        let runPath = taskFolder + "/run.pb"
+        for (path, bytes) in [(bundlePath, bundle), (runPath, try run.serializedBytes() as [UInt8])] {
+            guard FileManager.default.createFile(atPath: path, contents: Data(bytes), attributes: [.posixPermissions: 0o600]) else {
+                throw CLIError("cannot write '\(path)'")
+            }
         }
         let hex = try await FlowerPython(script: executable).evaluate(
             """
@@ -112,14 +117,13 @@ struct FlowerClientAppProcess: FlowerClientAppRunner {
             from flwr.common.config import get_fused_config_from_fab
             from flwr.common.serde import run_from_proto, user_config_to_proto
             from flwr.proto.run_pb2 import Run
-            run = Run.FromString(bytes.fromhex(sys.argv[2]))
+            run = Run.FromString(open(sys.argv[2], "rb").read())
             fused = Run()
             for key, value in user_config_to_proto(get_fused_config_from_fab(open(sys.argv[1], "rb").read(), run_from_proto(run))).items():
                 fused.override_config[key].CopyFrom(value)
             print(fused.SerializeToString().hex())
             """,
-            arguments: [bundlePath, (try run.serializedBytes() as [UInt8]).map { String(format: "%02x", $0) }.joined()],
-            outputPath: taskFolder + "/config.log", what: "fusing the run's settings with its Flower App Bundle's"
+            arguments: [bundlePath, runPath], errorPath: taskFolder + "/config.log", what: "fusing the run's settings with its Flower App Bundle's"
         )
         let bytes = try Self.bytes(hex: hex.trimmingCharacters(in: .whitespacesAndNewlines))
         let config = try Flwr_Proto_Run(serializedBytes: bytes).overrideConfig
@@ -146,9 +150,17 @@ struct FlowerClientAppProcess: FlowerClientAppRunner {
     }
 }
 
-/// Fused run settings by run id, shared by every copy of a `FlowerClientAppProcess`.
+/// Fused run settings by run id, shared by every copy of a `FlowerClientAppProcess`; the last `capacity` runs'
+/// only, so that a long-lived node does not keep every run's.
 private final class FusedConfigs: Sendable {
-    private let configs = Mutex<[UInt64: [String: Flwr_Proto_Scalar]]>([:])
-    func config(of run: UInt64) -> [String: Flwr_Proto_Scalar]? { configs.withLock { $0[run] } }
-    func set(_ config: [String: Flwr_Proto_Scalar], for run: UInt64) { configs.withLock { $0[run] = config } }
+    private let configs = Mutex<[(run: UInt64, config: [String: Flwr_Proto_Scalar])]>([])
+    private static let capacity = 16
+    func config(of run: UInt64) -> [String: Flwr_Proto_Scalar]? { configs.withLock { $0.first { $0.run == run }?.config } }
+    func set(_ config: [String: Flwr_Proto_Scalar], for run: UInt64) {
+        configs.withLock { configs in
+            configs.removeAll { $0.run == run }
+            configs.append((run, config))
+            if configs.count > Self.capacity { configs.removeFirst(configs.count - Self.capacity) }
+        }
+    }
 }

@@ -5,6 +5,7 @@ import PollenCore
 import PollenLink
 import PollenNode
 import PollenStore
+import PollenWire
 import PollenStrategy
 import ServiceLifecycle
 
@@ -154,18 +155,27 @@ struct RunLauncher: Service {
             return .failure(error)
         }
         guard (try? await handlers.state.run(run.id))?.status == .running else { return .success(nil) }
+        // A Flower ServerApp's last words, read before its folder goes.
+        let printed = folder.map { Self.lastLines(of: $0 + "/output.log") } ?? ""
         if timedOut, let seconds = limits.timeLimitSeconds {
             return .failure(CLIError("the run took longer than the SuperLink's limit of \(seconds) s (--serverapp-timeout), and its ServerApp was stopped"))
         }
         let how = process.terminationReason == .exit
             ? "exited with status \(process.terminationStatus)" : "crashed with signal \(process.terminationStatus)"
         let memory = limits.memoryMegabytes.map { " (its memory limit is \($0) MiB: --serverapp-memory-limit)" } ?? ""
-        return .failure(CLIError("the ServerApp process \(how)\(memory) before reporting the run's end"))
+        return .failure(CLIError("the ServerApp process \(how)\(memory) before reporting the run's end\(printed)"))
+    }
+
+    /// The last lines a ServerApp process printed, for a failure reason.
+    private static func lastLines(of path: String) -> String {
+        guard let text = try? String(contentsOfFile: path, encoding: .utf8) else { return "" }
+        let lines = text.split(separator: "\n").suffix(5)
+        return lines.isEmpty ? "" : ": " + lines.joined(separator: " | ")
     }
 
     /// Sets `process` up as Flower's `flwr-serverapp` for the run of `app`, as Flower's SuperExec starts it: the token
-    /// in a file only this user reads, `FLWR_HOME` (where it installs the bundle) in `folder`, no telemetry, and the
-    /// memory limit through the shell's `ulimit`. Records the bundle's `publisher/name` and version first, which
+    /// in a file only this user reads, `FLWR_HOME` (where it installs the bundle) in `folder`, a short environment
+    /// with no telemetry, its output in `folder/output.log`, and the memory limit through the shell's `ulimit`. Records the bundle's `publisher/name` and version first, which
     /// Flower's SuperNodes install it under.
     private func prepare(
         _ flower: FlowerServerApp, app: FlowerAppReference, run: RunID, token: String, in folder: String, process: Process, port: Int,
@@ -179,7 +189,10 @@ struct RunLauncher: Service {
                 throw CLIError("cannot write '\(path)'")
             }
         }
-        let metadata = try await flower.metadata(ofBundleAt: bundlePath, outputPath: folder + "/metadata.txt")
+        let metadata = try await flower.metadata(ofBundleAt: bundlePath, errorPath: folder + "/metadata.log")
+        guard metadata.id != BuiltInAppsBundle.id else {
+            throw CLIError("the Flower App Bundle calls itself \(metadata.id), the name Pollen keeps for its built-in apps; rename its publisher or project")
+        }
         try await handlers.state.setFlowerAppMetadata(run, appID: metadata.id, version: metadata.version)
         let arguments = FlowerPython.appArguments(runtimePort: port, tokenFile: tokenPath)
         if let megabytes = limits.memoryMegabytes {
@@ -190,7 +203,15 @@ struct RunLauncher: Service {
             process.arguments = arguments
         }
         try FileManager.default.createDirectory(atPath: folder + "/home", withIntermediateDirectories: false)
-        process.environment = ProcessInfo.processInfo.environment.merging(["FLWR_HOME": folder + "/home", "FLWR_TELEMETRY_ENABLED": "0"]) { $1 }
+        process.environment = FlowerPython.environment(home: folder + "/home")
+        // What the researcher's ServerApp prints stays with its run (`push-logs`) and this file, not in the daemon's log.
+        guard FileManager.default.createFile(atPath: folder + "/output.log", contents: nil, attributes: [.posixPermissions: 0o600]),
+              let output = FileHandle(forWritingAtPath: folder + "/output.log")
+        else {
+            throw CLIError("cannot create '\(folder)/output.log'")
+        }
+        process.standardOutput = output
+        process.standardError = output
     }
 }
 

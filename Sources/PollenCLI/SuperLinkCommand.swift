@@ -35,7 +35,7 @@ public struct SuperLinkCommand: AsyncParsableCommand {
     var accounts: String?
     @Option(help: "Where each run's ServerApp runs: 'process' (a process of its own, talking to this SuperLink over the app runtime API on a loopback port) or 'none' (inside this daemon).")
     var isolation = "process"
-    @Option(help: "Flower's flwr-serverapp (Flower 1.42), which runs the ServerApps of Flower App Bundles submitted with `flwr run` (with --isolation process; default: flwr-serverapp on PATH; without one they are refused).")
+    @Option(help: "Flower's flwr-serverapp (Flower 1.42): run the ServerApps of Flower App Bundles submitted with `flwr run` (with --isolation process). They are researchers' code running as this daemon's user, which should hold nothing else. Without it such runs are refused.")
     var flowerServerapp: String?
     @Option(help: "The most memory each ServerApp process may use, in MiB (with --isolation process; default: no limit).")
     var serverappMemoryLimit: Int?
@@ -68,7 +68,7 @@ public struct SuperLinkCommand: AsyncParsableCommand {
         if isolation != "process", flowerServerapp != nil {
             throw ValidationError("--flower-serverapp starts ServerApp processes: it needs --isolation process")
         }
-        let flower = isolation == "process" ? try FlowerServerApp.locate(flowerServerapp) : nil
+        let flower = try flowerServerapp.map(FlowerServerApp.init(path:))
         let configuration = SuperLinkConfiguration(
             host: host, port: port, databasePath: database, allowsSelfRegistration: !requireKnownNodes, controlAccounts: controlAccounts,
             runsFlowerApps: flower != nil
@@ -104,8 +104,8 @@ public struct SuperLinkCommand: AsyncParsableCommand {
         case "process":
             guard let executable = Bundle.main.executablePath else { throw ValidationError("cannot find the pollen executable to start ServerApps with") }
             services.append(SuperLink.runtimeApplication(handlers: runtimeHandlers, logger: logger) { port in await runtimePort.set(port) })
-            if let serverappMemoryLimit, serverappMemoryLimit < 128 {
-                throw ValidationError("--serverapp-memory-limit is in MiB and must be at least 128, got \(serverappMemoryLimit)")
+            if let serverappMemoryLimit, !(128...MemoryLimit.largestMegabytes).contains(serverappMemoryLimit) {
+                throw ValidationError("--serverapp-memory-limit is in MiB and must be between 128 and \(MemoryLimit.largestMegabytes), got \(serverappMemoryLimit)")
             }
             if let serverappTimeout, !(serverappTimeout > 0) {
                 throw ValidationError("--serverapp-timeout is in seconds and must be positive, got \(serverappTimeout)")

@@ -34,8 +34,8 @@ public struct SuperNodeCommand: AsyncParsableCommand {
     @Option(help: "Where the ClientApp runs: 'process' (a process of its own per message: a crash, a hang or a memory overrun is one failed reply) or 'none' (inside this daemon).")
     var isolation = "process"
     @Option(help: "Seconds the ClientApp may take on one message before it is stopped (with --isolation process).") var clientappTimeout = 3_600.0
-    @Option(help: "The most memory the ClientApp process may use, in MiB (with --isolation process; default: no limit).") var clientappMemoryLimit: Int?
-    @Option(help: "Flower's flwr-clientapp (Flower 1.42): run researchers' Flower apps (`flwr run`) with their own Python ClientApps, one process per message within the --clientapp-* limits. Without it, this node answers them with the built-in app their `app` setting names.")
+    @Option(help: "The most memory the ClientApp process may use, in MiB (with --isolation process or --flower-clientapp; default: no limit).") var clientappMemoryLimit: Int?
+    @Option(help: "Flower's flwr-clientapp (Flower 1.42): run researchers' Flower apps (`flwr run`) with their own Python ClientApps, one process per message within the --clientapp-* limits. That is researchers' code next to the data, running as this daemon's user. Without it, this node answers such runs with the built-in app their `app` setting names.")
     var flowerClientapp: String?
     @Option(help: "The heartbeat interval declared to the SuperLink, 10–1800 s; the node counts as gone after twice that.")
     var heartbeatInterval = 30.0
@@ -59,14 +59,14 @@ public struct SuperNodeCommand: AsyncParsableCommand {
         guard (0...86_400).contains(shutdownGracePeriod) else {
             throw ValidationError("--shutdown-grace-period must be between 0 and 86400 seconds, got \(shutdownGracePeriod)")
         }
+        if let clientappMemoryLimit, !(16...MemoryLimit.largestMegabytes).contains(clientappMemoryLimit) {
+            throw ValidationError("--clientapp-memory-limit is in MiB and must be between 16 and \(MemoryLimit.largestMegabytes), got \(clientappMemoryLimit)")
+        }
         let clientApp: any ClientAppRunner
         switch isolation {
         case "process":
             guard (0.01...604_800).contains(clientappTimeout) else {
                 throw ValidationError("--clientapp-timeout must be between 0.01 and 604800 seconds, got \(clientappTimeout)")
-            }
-            if let clientappMemoryLimit, clientappMemoryLimit < 16 {
-                throw ValidationError("--clientapp-memory-limit is in MiB and must be at least 16, got \(clientappMemoryLimit)")
             }
             guard let executable = Bundle.main.executablePath else { throw ValidationError("cannot find the pollen executable to start ClientApps with") }
             clientApp = IsolatedClientApp(

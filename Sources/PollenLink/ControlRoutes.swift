@@ -72,9 +72,9 @@ public enum ControlRoutes {
             if !request.fab.content.isEmpty {
                 guard runsFlowerApps else {
                     throw FleetError.badRequest(
-                        "this Pollen SuperLink runs Pollen's built-in apps, not Flower App Bundles: its operator can install Flower 1.42 "
-                            + "(`flwr-serverapp` on its PATH, or --flower-serverapp) to run them; or submit with `pollen run --app tabular` "
-                            + "(or model-transfer), or run the Flower app on a Flower SuperLink"
+                        "this Pollen SuperLink runs Pollen's built-in apps, not Flower App Bundles: its operator can let it run them "
+                            + "with Flower 1.42's flwr-serverapp (`pollen superlink --flower-serverapp PATH`, with --isolation process); "
+                            + "or submit with `pollen run --app tabular` (or model-transfer), or run the Flower app on a Flower SuperLink"
                     )
                 }
                 let content = [UInt8](request.fab.content)
@@ -138,7 +138,7 @@ public enum ControlRoutes {
                     $0.latestTimestamp = lines.last?.at ?? timestamp
                 }
             }
-            guard http.headers[.accept] == LogStream.mediaType else {
+            guard LogStream.isAccepted(by: http.headers[.accept]) else {
                 let bytes: [UInt8] = try await lines(after: request.afterTimestamp).serializedBytes()
                 return Response(status: .ok, headers: [.contentType: "application/protobuf"], body: ResponseBody(byteBuffer: ByteBuffer(bytes: bytes)))
             }

@@ -21,8 +21,16 @@ public struct FleetError: Error, Equatable, Sendable, CustomStringConvertible {
 
     /// The JSON body.
     public var json: String {
-        let escaped = detail.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"")
-            .replacingOccurrences(of: "\n", with: "\\n")
+        var escaped = ""
+        for scalar in detail.unicodeScalars {
+            switch scalar {
+            case "\\": escaped += "\\\\"
+            case "\"": escaped += "\\\""
+            case "\n": escaped += "\\n"
+            case _ where scalar.value < 0x20: escaped += String(format: "\\u%04x", scalar.value)
+            default: escaped.unicodeScalars.append(scalar)
+            }
+        }
         return "{\"code\": \(code), \"detail\": \"\(escaped)\"}"
     }
 

@@ -128,7 +128,7 @@ public struct FleetHandlers: Sendable {
             response.results[metadata.messageID.rawValue] = stored ? 0 : 1
             if stored { await signals.signal(.run(metadata.runID)) }
             var alreadyKnown = false
-            if let tree { alreadyKnown = try await objects.get(tree.id) != .unknown }
+            if let tree { alreadyKnown = try await objects.contains(tree.id, inRun: nil) }
             if let tree, stored || alreadyKnown {
                 // A retried push of a stored reply learns which of its objects are still missing.
                 response.objectsToPush += try await objects.preregister(runID: metadata.runID, tree: tree).map(\.rawValue)
@@ -145,8 +145,9 @@ public struct FleetHandlers: Sendable {
         return .with { $0.run = run.proto }
     }
 
-    /// The run's app bundle, for a Flower SuperNode: the one its researcher submitted (`flwr run`), or, for a run
-    /// of a built-in app, `BuiltInAppBundle`. Pollen SuperNodes run built-in apps and never ask.
+    /// The run's app bundle: the one its researcher submitted (`flwr run`), or, for a run of a built-in app,
+    /// `BuiltInAppBundle`. Flower SuperNodes ask for every run; Pollen SuperNodes only for a researcher's bundle
+    /// they run with `--flower-clientapp`.
     public func getFab(_ request: Flwr_Proto_GetFabRequest, caller: [UInt8]) async throws -> Flwr_Proto_GetFabResponse {
         try await requireOwner(NodeID(request.node.nodeID), caller)
         guard let run = try await state.run(RunID(request.runID)), run.status == .running else {
@@ -221,7 +222,6 @@ public struct FleetHandlers: Sendable {
 }
 
 extension RunInfo {
-    /// Flower's `Run`.
     /// The run as Flower describes it, naming its app bundle: the researcher's, or the built-in apps' one.
     var proto: Flwr_Proto_Run {
         .with {

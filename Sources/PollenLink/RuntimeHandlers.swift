@@ -112,7 +112,7 @@ public struct RuntimeHandlers: Sendable {
         do { object = try FlowerObject(validating: pushed.object ?? ByteBuffer(), expectedID: ObjectID(pushed.message.objectID)) } catch {
             throw FleetError.badRequest("\(error)")
         }
-        guard try await objects.get(object.id, inRun: run) != .unknown else {
+        guard try await objects.contains(object.id, inRun: run) else {
             throw FleetError.forbidden("object \(object.id) belongs to no message of run \(run)")
         }
         let stored = try await objects.put(object)

@@ -46,6 +46,11 @@ public actor InMemoryObjectStore: ObjectStore {
         ids.allSatisfy { entries[$0]?.object != nil }
     }
 
+    public func contains(_ id: ObjectID, inRun runID: RunID?) -> Bool {
+        guard let entry = entries[id] else { return false }
+        return runID.map { entry.runs.contains($0) } ?? true
+    }
+
     public func get(_ id: ObjectID, inRun runID: RunID) -> ObjectState {
         guard entries[id]?.runs.contains(runID) == true else { return .unknown }
         return get(id)

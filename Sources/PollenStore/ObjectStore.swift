@@ -34,6 +34,10 @@ public protocol ObjectStore: Sendable {
     /// Whether the bytes of every one of `ids` are in the store (without reading them).
     func hasBytes(of ids: [ObjectID]) async throws -> Bool
 
+    /// Whether `id` is registered (its bytes here or awaited), as an object of `runID` when one is given, without
+    /// reading its bytes.
+    func contains(_ id: ObjectID, inRun runID: RunID?) async throws -> Bool
+
     /// What the store knows of `id` as an object of `runID`: `.unknown` when no message of that run refers to it, so
     /// a node can fetch only what the runs it takes part in hold.
     func get(_ id: ObjectID, inRun runID: RunID) async throws -> ObjectState

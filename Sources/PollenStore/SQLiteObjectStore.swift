@@ -10,8 +10,8 @@ import Synchronization
 /// SQLite keeps no checksum of its pages, and a file can be damaged (a failing disk, a restore gone wrong, a hand
 /// edit) while the SuperLink is down; nodes and ServerApps trust the objects a SuperLink serves without hashing
 /// them again. So an object this store did not put itself is hashed the first time it is read, and served only
-/// if its bytes still hash to its id: a restarted SuperLink hashes each object once, one that keeps running hashes
-/// none twice.
+/// if its bytes still hash to its id (a damaged one loses its bytes and waits for them again): a restarted
+/// SuperLink hashes each object once, one that keeps running hashes none twice.
 public struct SQLiteObjectStore: ObjectStore {
     private let database: SQLiteDatabase
     /// The objects whose bytes this store has put or checked since it was made.
@@ -72,6 +72,17 @@ public struct SQLiteObjectStore: ObjectStore {
         }
     }
 
+    public func contains(_ id: ObjectID, inRun runID: RunID?) async throws -> Bool {
+        try await database.writer.read { db in
+            if let runID {
+                return try Bool.fetchOne(db, sql: "SELECT 1 FROM run_object WHERE object_id = ? AND run_id = ?", arguments: [
+                    id.rawValue, Int64(bitPattern: runID.rawValue),
+                ]) ?? false
+            }
+            return try Bool.fetchOne(db, sql: "SELECT 1 FROM object WHERE id = ?", arguments: [id.rawValue]) ?? false
+        }
+    }
+
     public func get(_ id: ObjectID, inRun runID: RunID) async throws -> ObjectState {
         try await fetch(id, sql: """
             SELECT content FROM object JOIN run_object ON run_object.object_id = object.id
@@ -95,9 +106,15 @@ public struct SQLiteObjectStore: ObjectStore {
             checked.insert(id)
             return .available(object)
         } catch {
+            // Its bytes are let go: the object waits for them again, and the next push of it (a ServerApp sends what
+            // the store lacks) repairs it.
+            _ = try? await database.writer.write { db in
+                try db.execute(sql: "UPDATE object SET content = NULL WHERE id = ?", arguments: [id.rawValue])
+            }
             throw StoreError(code: .corrupt, message: """
-                object \(id) in the SuperLink's database '\(database.writer.path)' is damaged (\(error)), so it is not served; \
-                restore the database from a backup, or stop the runs that need the object and submit them again
+                object \(id) in the SuperLink's database '\(database.writer.path)' was damaged (\(error)); it is not served \
+                and waits to be pushed again. Check the disk, restore the database from a backup, or stop the runs that \
+                need the object and submit them again
                 """)
         }
     }

@@ -229,7 +229,8 @@ func connect(_ node: TestNode, _ client: some TestClientProtocol) async throws -
     }
 
     /// An object whose bytes were damaged in the database while the SuperLink was down is not served: the node gets
-    /// a 500 naming the object, the file and the fix, and its other objects still come.
+    /// a 500 naming the object, the file and the fix, its other objects still come, and the damaged one waits for
+    /// its bytes again.
     @Test func aDamagedObjectInTheDatabaseIsRefusedWithTheReason() async throws {
         let path = FileManager.default.temporaryDirectory.appendingPathComponent("pollen-damaged-\(UUID().uuidString).db").path
         defer { for suffix in ["", "-wal", "-shm"] { try? FileManager.default.removeItem(atPath: path + suffix) } }
@@ -273,15 +274,25 @@ func connect(_ node: TestNode, _ client: some TestClientProtocol) async throws -
             }
             let refused = try await pull(damaged.id)
             #expect(refused.status == .internalServerError)
-            for part in ["object \(damaged.id) in the SuperLink's database '\(path)' is damaged", "hash", "restore the database from a backup"] {
+            for part in ["object \(damaged.id) in the SuperLink's database '\(path)' was damaged", "hash", "restore the database from a backup"] {
                 #expect(refused.reason.contains(part), "\(refused.reason)")
             }
-            // Asked again, still refused: it is never served.
-            #expect(try await pull(damaged.id).status == .internalServerError)
+            // Asked again, it is awaited: its damaged bytes are gone, and a push of the right ones repairs it.
+            let awaited = try await pull(damaged.id)
+            #expect(awaited.output?.objectFound == true && awaited.output?.objectAvailable == false)
+            #expect(try await restarted.objects.put(damaged))
+            #expect(try await pull(damaged.id).output.map { Array($0.objectContent) } == Array(damaged.bytes))
             let intact = try #require(encoded.objects.first { $0.type == .message })
             let served = try await pull(intact.id)
             #expect(served.output.map { Array($0.objectContent) } == Array(intact.bytes))
         }
+    }
+
+    /// A reason reaches a peer as valid JSON whatever it holds: quotes, backslashes, line breaks, control characters.
+    @Test func errorReasonsAreValidJSONWhateverTheyHold() throws {
+        let detail = "line one\nline\ttwo \"quoted\" \\ \u{1} é"
+        let parsed = try JSONSerialization.jsonObject(with: Data(FleetError(status: 400, code: 0, detail: detail).json.utf8)) as? [String: Any]
+        #expect(parsed?["detail"] as? String == detail)
     }
 
     @Test func knownNodesOnlyRefusesSelfRegistration() async throws {

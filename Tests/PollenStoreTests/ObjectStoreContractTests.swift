@@ -38,8 +38,13 @@ func broadcast() throws -> (first: EncodedMessage, second: EncodedMessage) {
     func registersOnceAndAsksOnlyForWhatItLacks(kind: StoreKind) async throws {
         let store = try kind.makeObjectStore()
         let (first, second) = try broadcast()
+        #expect(try await store.contains(first.root, inRun: nil) == false)
         let needed = try await store.preregister(runID: RunID(1), tree: first.tree)
         #expect(needed == first.tree.postOrder)
+        // Registered, bytes awaited: known, in its run only.
+        #expect(try await store.contains(first.root, inRun: nil))
+        #expect(try await store.contains(first.root, inRun: RunID(1)))
+        #expect(try await store.contains(first.root, inRun: RunID(2)) == false)
         for object in first.objects { #expect(try await store.put(object)) }
         // The second message shares everything but its own Message object.
         #expect(try await store.preregister(runID: RunID(1), tree: second.tree) == [second.root])
