@@ -68,22 +68,7 @@ struct BuiltInAppBundle: Sendable {
     }
 
     /// `text` as a TOML basic string.
-    private static func tomlString(_ text: String) -> String {
-        var quoted = "\""
-        for scalar in text.unicodeScalars {
-            switch scalar {
-            case "\"": quoted += "\\\""
-            case "\\": quoted += "\\\\"
-            case "\n": quoted += "\\n"
-            case "\t": quoted += "\\t"
-            case "\r": quoted += "\\r"
-            case _ where scalar.value < 0x20 || scalar.value == 0x7F:
-                quoted += "\\u" + String(repeating: "0", count: 4 - String(scalar.value, radix: 16).count) + String(scalar.value, radix: 16)
-            default: quoted.unicodeScalars.append(scalar)
-            }
-        }
-        return quoted + "\""
-    }
+    private static func tomlString(_ text: String) -> String { QuotedString.quoted(text) }
 
     /// The lowercase hex SHA-256 of `bytes`: what an object's id is, and what Flower names a bundle and its files by.
     private static func sha256(of bytes: [UInt8]) -> String { FlowerObject.hash(ByteBuffer(bytes: bytes)).rawValue }

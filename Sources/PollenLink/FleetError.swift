@@ -20,19 +20,7 @@ public struct FleetError: Error, Equatable, Sendable, CustomStringConvertible {
     public var description: String { "\(status) (\(code)): \(detail)" }
 
     /// The JSON body.
-    public var json: String {
-        var escaped = ""
-        for scalar in detail.unicodeScalars {
-            switch scalar {
-            case "\\": escaped += "\\\\"
-            case "\"": escaped += "\\\""
-            case "\n": escaped += "\\n"
-            case _ where scalar.value < 0x20: escaped += String(format: "\\u%04x", scalar.value)
-            default: escaped.unicodeScalars.append(scalar)
-            }
-        }
-        return "{\"code\": \(code), \"detail\": \"\(escaped)\"}"
-    }
+    public var json: String { "{\"code\": \(code), \"detail\": \(QuotedString.quoted(detail))}" }
 
     // Flower 1.42's codes where it has one (PROTOCOL.md §2.1).
     static func unsupportedMediaType(_ got: String?) -> FleetError {
