@@ -57,11 +57,12 @@ struct FlowerPython: Sendable {
         return text
     }
 
-    /// The environment of a Flower process the daemons start: the few variables Python needs, not the daemon's
-    /// (which may name its secrets), `FLWR_HOME` when given, and no telemetry.
+    /// The environment of a Flower process the daemons start: the few variables Python needs and Flower's own
+    /// (`FLWR_*`: its log level, an operator's settings), not the rest of the daemon's (which may name its secrets);
+    /// `FLWR_HOME` when given, and no telemetry.
     static func environment(home: String?) -> [String: String] {
         let own = ProcessInfo.processInfo.environment
-        var environment = own.filter { ["PATH", "HOME", "LANG", "LC_ALL", "LC_CTYPE", "TMPDIR", "TZ"].contains($0.key) }
+        var environment = own.filter { ["PATH", "HOME", "LANG", "LC_ALL", "LC_CTYPE", "TMPDIR", "TZ"].contains($0.key) || $0.key.hasPrefix("FLWR_") }
         environment["FLWR_TELEMETRY_ENABLED"] = "0"
         if let home { environment["FLWR_HOME"] = home }
         return environment

@@ -124,6 +124,8 @@ public enum ControlRoutes {
                         $0.heartbeatInterval = node.heartbeatInterval
                         $0.onlineUntil = node.onlineUntil
                         $0.publicKey = Data(node.publicKey)
+                        // Flower's CLI sorts nodes by it (`flwr supernode ls`).
+                        $0.registeredAt = ISO8601DateFormatter().string(from: Date(timeIntervalSince1970: node.registeredAt))
                     }
                 }
                 response.now = ISO8601DateFormatter().string(from: Date())

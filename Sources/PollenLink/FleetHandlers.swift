@@ -180,7 +180,10 @@ public struct FleetHandlers: Sendable {
         } catch {
             throw FleetError.badRequest("\(error)")
         }
-        let stored = try await objects.put(object)
+        // Already here is stored too: two nodes' replies may share an object (the same metrics) and push it at
+        // once, and Flower's SuperNode takes `stored = false` for a failed push and drops its reply.
+        var stored = try await objects.put(object)
+        if !stored { stored = try await objects.hasBytes(of: [object.id]) }
         await signals.signal(.run(RunID(request.runID)))
         return .with { $0.stored = stored }
     }

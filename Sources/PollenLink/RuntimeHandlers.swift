@@ -115,7 +115,10 @@ public struct RuntimeHandlers: Sendable {
         guard try await objects.contains(object.id, inRun: run) else {
             throw FleetError.forbidden("object \(object.id) belongs to no message of run \(run)")
         }
-        let stored = try await objects.put(object)
+        // Already here is stored too: two nodes' replies may share an object (the same metrics) and push it at
+        // once, and Flower's SuperNode takes `stored = false` for a failed push and drops its reply.
+        var stored = try await objects.put(object)
+        if !stored { stored = try await objects.hasBytes(of: [object.id]) }
         // Nodes may be waiting for it.
         await signals.signal(.run(run))
         return .with { $0.stored = stored }

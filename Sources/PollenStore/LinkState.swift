@@ -23,6 +23,8 @@ public struct NodeInfo: Sendable, Equatable {
     public var heartbeatInterval: Double
     /// Seconds since 1970 until which the node counts as online without another heartbeat.
     public var onlineUntil: Double
+    /// Seconds since 1970 when the node was registered.
+    public var registeredAt: Double = 0
 }
 
 /// A run's lifecycle (Flower's `RunStatus`): `pending` → `starting` → `running` → `finished` with a sub-status.

@@ -123,7 +123,7 @@ public struct SQLiteLinkState: LinkState {
         if status == .online && onlineUntil < now { status = .offline }
         return NodeInfo(
             id: NodeID(UInt64(bitPattern: row["id"])), publicKey: [UInt8](row["public_key"] as Data), status: status,
-            heartbeatInterval: row["heartbeat_interval"], onlineUntil: onlineUntil
+            heartbeatInterval: row["heartbeat_interval"], onlineUntil: onlineUntil, registeredAt: row["registered_at"]
         )
     }
 

@@ -51,12 +51,15 @@ def cmdline(pid: int):
 
 
 def kind_of(argv, ignore_prefix):
-    if ignore_prefix and any(a.startswith(ignore_prefix) for a in argv):
+    if ignore_prefix and any(a.startswith(ignore_prefix) for a in argv[:2]):
         return None
     for a in argv[:3]:
         base = os.path.basename(a)
         if base in KINDS:
             return base
+    # A Pollen SuperLink in Flower's place (SUPERLINK=pollen): `pollen superlink ...`.
+    if argv and os.path.basename(argv[0]) == "pollen":
+        return "pollen"
     return "other"
 
 

@@ -7,7 +7,9 @@
 #   PARAMS=1000000 ROUNDS=2 bench/transfer/flower/run.sh
 #
 # Environment: ROUNDS (3), PARAMS (25000000), MODEL (zeros; or random: every chunk differs), SAMPLE_INTERVAL (0.2 s), TIMEOUT (900 s for the run),
-# KEEP_LOGS=1 keeps the temp dir after a successful run (it is always kept, and named, after a failure).
+# KEEP_LOGS=1 keeps the temp dir after a successful run (it is always kept, and named, after a failure),
+# SUPERLINK=pollen runs the same Flower apps and SuperNodes on a Pollen SuperLink (`pollen superlink
+# --flower-serverapp`, the release build or POLLEN) in place of Flower's.
 #
 # Measured:
 #   rounds          seconds per round, from the ServerApp: start of configure_train(r) to end of aggregate_train(r)
@@ -41,7 +43,7 @@ for name in flwr-serverapp flwr-clientapp; do
     chmod +x "$work/wrapbin/$name"
 done
 export PATH="$work/wrapbin:$bin:$PATH"
-export BENCH_REAL_BIN="$bin"
+export FLWR_BENCH_REAL_BIN="$bin"
 
 started=()      # PIDs this script started (their descendants are found through /proc)
 sampler_pid=""
@@ -110,10 +112,17 @@ wait_port() {
 
 # --- SuperLink: Fleet, Control and Runtime (ex-ServerAppIo) APIs all share one HTTP port in 1.42 -----------
 mkdir -p "$work/superlink/home"
-(cd "$work/superlink" && FLWR_HOME="$work/superlink/home" BENCH_TIMING_FILE="$work/timing.txt" \
-    BENCH_RUSAGE_FILE="$work/superlink/rusage.txt" exec "$bin/flower-superlink" --insecure \
-    --isolation subprocess --host 127.0.0.1 --port "$sl_port" --disable-runtime-dependency-installation) \
-    >"$work/superlink/log" 2>&1 &
+if [ "${SUPERLINK:-flower}" = pollen ]; then
+    pollen=${POLLEN:-$root/.build/release/pollen}
+    (cd "$work/superlink" && FLWR_BENCH_TIMING_FILE="$work/timing.txt" FLWR_BENCH_RUSAGE_FILE="$work/superlink/rusage.txt" \
+        exec "$pollen" superlink --insecure --host 127.0.0.1 --port "$sl_port" --database :memory: \
+        --flower-serverapp "$work/wrapbin/flwr-serverapp") >"$work/superlink/log" 2>&1 &
+else
+    (cd "$work/superlink" && FLWR_HOME="$work/superlink/home" FLWR_BENCH_TIMING_FILE="$work/timing.txt" \
+        FLWR_BENCH_RUSAGE_FILE="$work/superlink/rusage.txt" exec "$bin/flower-superlink" --insecure \
+        --isolation subprocess --host 127.0.0.1 --port "$sl_port" --disable-runtime-dependency-installation) \
+        >"$work/superlink/log" 2>&1 &
+fi
 started+=($!); sl_pid=$!
 wait_port "$sl_port" superlink
 log "superlink pid $sl_pid on 127.0.0.1:$sl_port"
@@ -123,7 +132,7 @@ sn_pids=()
 for i in 0 1; do
     port_var="sn${i}_port"; port=${!port_var}
     mkdir -p "$work/supernode$i/home"
-    (cd "$work/supernode$i" && FLWR_HOME="$work/supernode$i/home" BENCH_RUSAGE_FILE="$work/supernode$i/rusage.txt" \
+    (cd "$work/supernode$i" && FLWR_HOME="$work/supernode$i/home" FLWR_BENCH_RUSAGE_FILE="$work/supernode$i/rusage.txt" \
         exec "$bin/flower-supernode" --insecure --superlink "127.0.0.1:$sl_port" --isolation subprocess \
         --host 127.0.0.1 --port "$port" --node-config "partition-id=$i num-partitions=2") \
         >"$work/supernode$i/log" 2>&1 &
@@ -218,11 +227,12 @@ def count(root, kind):
 nodes = ("supernode0", "supernode1")
 result = {
     "side": "flower",
+    "superlink": os.environ.get("SUPERLINK", "flower"),
     "model": os.environ.get("MODEL", "zeros"),
     "params": params,
     "rounds": [rounds[r] for r in sorted(rounds)],
     "median_round_s": round(statistics.median(rounds.values()), 3),
-    "superlink_peak_mb": peak("superlink", "flower-superlink"),
+    "superlink_peak_mb": peak("superlink", "flower-superlink") or peak("superlink", "pollen"),
     "serverapp_peak_mb": peak("superlink", "flwr-serverapp",
                               rusage(os.path.join(work, "superlink", "rusage.txt"), "flwr-serverapp")),
     "supernode_peak_mb": [peak(n, "flower-supernode") for n in nodes],

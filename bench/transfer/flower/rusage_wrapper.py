@@ -3,7 +3,7 @@
 Flower's SuperExec launches the app process by name from PATH, once per task (a ClientApp process lives
 for one message, a few seconds), so a 0.2 s sampler can miss the last part of its life. This wrapper runs
 the real command unchanged (same argv, same environment, stdio inherited), waits for it with wait4 and
-appends `<name> <pid> <ru_maxrss kB> <exit status>` to $BENCH_RUSAGE_FILE. ru_maxrss of a reaped child
+appends `<name> <pid> <ru_maxrss kB> <exit status>` to $FLWR_BENCH_RUSAGE_FILE. ru_maxrss of a reaped child
 is its peak resident set size, the same number as VmHWM at exit. Signals are forwarded to the child.
 """
 
@@ -15,7 +15,7 @@ import sys
 def main() -> None:
     # run.sh's stub passes the command name (runpy replaces sys.argv[0] with this file's path)
     name = globals().get("WRAPPED_NAME") or os.path.basename(sys.argv[0])
-    real = os.path.join(os.environ["BENCH_REAL_BIN"], name)
+    real = os.path.join(os.environ["FLWR_BENCH_REAL_BIN"], name)
     pid = os.fork()
     if pid == 0:
         try:
@@ -37,7 +37,7 @@ def main() -> None:
             break
         except InterruptedError:
             continue
-    path = os.environ.get("BENCH_RUSAGE_FILE")
+    path = os.environ.get("FLWR_BENCH_RUSAGE_FILE")
     if path:
         with open(path, "a", encoding="utf-8") as f:
             f.write(f"{name} {pid} {ru.ru_maxrss} {status}\n")

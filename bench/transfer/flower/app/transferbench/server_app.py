@@ -2,7 +2,7 @@
 
 A round runs from the start of configure_train(round) to the end of aggregate_train(round).
 Each round prints `ROUND <n> <seconds>` and the end prints `TOTAL <seconds>` (stdout, flushed: it reaches
-the run's log, `flwr run --stream`). If BENCH_TIMING_FILE is set in the environment (inherited from the
+the run's log, `flwr run --stream`). If FLWR_BENCH_TIMING_FILE is set in the environment (inherited from the
 SuperLink through its SuperExec), the same lines are appended to that file too.
 """
 
@@ -18,7 +18,7 @@ from flwr.serverapp.strategy import FedAvg
 
 def _emit(line: str) -> None:
     print(line, flush=True)
-    path = os.environ.get("BENCH_TIMING_FILE")
+    path = os.environ.get("FLWR_BENCH_TIMING_FILE")
     if path:
         with open(path, "a", encoding="utf-8") as f:
             f.write(line + "\n")
