@@ -146,7 +146,8 @@ public protocol LinkState: Sendable {
     /// instructions that expired or whose node went offline; each returned instruction and its reply are removed.
     func takeReplies(to instructions: [MessageID], run: RunID, now: Double) async throws -> [LinkMessage]
 
-    /// Appends a line to a run's log.
+    /// Appends a line to a run's log, at `now` or just after its last line, whichever is later: a reader that has
+    /// read the lines up to some time (`logs(run:after:)`) misses none written later, whatever its writer's clock.
     func appendLog(run: RunID, line: String, now: Double) async throws
     /// A run's log lines after `after` (seconds since 1970), oldest first.
     func logs(run: RunID, after: Double) async throws -> [(at: Double, line: String)]

@@ -356,7 +356,11 @@ public struct SQLiteLinkState: LinkState {
 
     public func appendLog(run: RunID, line: String, now: Double) async throws {
         try await database.writer.write { db in
-            try db.execute(sql: "INSERT INTO run_log (run_id, at, line) VALUES (?, ?, ?)", arguments: [Int64(bitPattern: run.rawValue), now, line])
+            // Later than every line already written, whatever clock its writer read: a reader that has seen the
+            // lines up to some time never misses one committed after it (`logs(run:after:)`).
+            let last = try Double.fetchOne(db, sql: "SELECT MAX(at) FROM run_log WHERE run_id = ?", arguments: [Int64(bitPattern: run.rawValue)])
+            let at = last.map { max(now, $0.nextUp) } ?? now
+            try db.execute(sql: "INSERT INTO run_log (run_id, at, line) VALUES (?, ?, ?)", arguments: [Int64(bitPattern: run.rawValue), at, line])
         }
     }
 

@@ -65,6 +65,10 @@ func instruction(run: RunID, node: NodeID, now: Double, ttl: Double = 60) throws
         try await state.appendLog(run: id, line: "round 1", now: 11)
         try await state.appendLog(run: id, line: "round 2", now: 12)
         #expect(try await state.logs(run: id, after: 11).map(\.line) == ["round 2"])
+        // A writer whose clock read earlier, committing later, still comes after what a reader has seen.
+        try await state.appendLog(run: id, line: "late", now: 11.5)
+        #expect(try await state.logs(run: id, after: 12).map(\.line) == ["late"])
+        #expect(try await state.logs(run: id, after: 0).map(\.line) == ["round 1", "round 2", "late"])
         #expect(try await state.run(id)?.flowerApp == nil)
     }
 
