@@ -237,6 +237,11 @@ extension RunInfo {
                 $0.fabID = BuiltInAppBundle.id
                 $0.fabVersion = BuiltInAppBundle.version
             }
+            // When it was submitted, started and ended, as Flower's `flwr ls` reads them.
+            let iso = ISO8601DateFormatter()
+            $0.pendingAt = iso.string(from: Date(timeIntervalSince1970: createdAt))
+            if runningAt > 0 { $0.runningAt = iso.string(from: Date(timeIntervalSince1970: runningAt)) }
+            if finishedAt > 0 { $0.finishedAt = iso.string(from: Date(timeIntervalSince1970: finishedAt)) }
             $0.runID = id.rawValue
             $0.overrideConfig = UserConfigProto.encode(UserConfig(uniqueKeysWithValues: config.map { ($0.key, $0.value) }))
             $0.status = .with { status in

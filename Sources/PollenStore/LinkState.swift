@@ -1,5 +1,6 @@
 public import PollenCore
 public import PollenWire
+import Foundation
 
 /// A SuperNode's status as the SuperLink sees it (Flower's node states).
 public enum NodeStatus: String, Sendable {
@@ -63,6 +64,9 @@ public struct RunInfo: Sendable, Equatable {
     public var owner: String = ""
     /// The Flower App Bundle the run was submitted with (`flwr run`), `nil` for a run of Pollen's built-in apps.
     public var flowerApp: FlowerAppReference?
+    /// Seconds since 1970 when the run started running and when it finished; 0 until then.
+    public var runningAt: Double = 0
+    public var finishedAt: Double = 0
 }
 
 /// A run's Flower App Bundle: its SHA-256, by which the bundle is stored and asked for, and its `publisher/name`
@@ -131,8 +135,9 @@ public protocol LinkState: Sendable {
     func run(_ id: RunID) async throws -> RunInfo?
     /// Every run, oldest first.
     func runs() async throws -> [RunInfo]
-    /// Moves a run to `status`. Throws `notFound` for an unknown run, `conflict` for a finished one.
-    func setRunStatus(_ id: RunID, to status: RunStatus) async throws
+    /// Moves a run to `status` at `now` (recorded as its start or end when it starts running or finishes). Throws
+    /// `notFound` for an unknown run, `conflict` for a finished one.
+    func setRunStatus(_ id: RunID, to status: RunStatus, now: Double) async throws
 
     /// Stores an instruction (its `messageID` is its tree's root) for its destination node.
     func storeInstruction(_ message: LinkMessage) async throws
@@ -157,6 +162,11 @@ extension LinkState {
     /// Creates a run nobody in particular owns (a SuperLink without Control API accounts).
     public func createRun(config: ConfigRecord, now: Double) async throws -> RunID {
         try await createRun(config: config, owner: "", flowerApp: nil, now: now)
+    }
+
+    /// Moves a run to `status` now.
+    public func setRunStatus(_ id: RunID, to status: RunStatus) async throws {
+        try await setRunStatus(id, to: status, now: Date().timeIntervalSince1970)
     }
 
     /// Creates a run of a built-in app, submitted by the account `owner`.

@@ -121,6 +121,12 @@ public struct SQLiteDatabase: Sendable {
                 try db.execute(sql: "ALTER TABLE run ADD COLUMN \(column) TEXT NOT NULL DEFAULT ''")
             }
         }
+        // When each run started running and finished (0 until then), for Flower's `flwr ls`.
+        migrator.registerMigration("run times") { db in
+            for column in ["running_at", "finished_at"] {
+                try db.execute(sql: "ALTER TABLE run ADD COLUMN \(column) REAL NOT NULL DEFAULT 0")
+            }
+        }
         return migrator
     }
 }

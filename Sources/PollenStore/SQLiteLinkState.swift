@@ -189,7 +189,7 @@ public struct SQLiteLinkState: LinkState {
         }.map { try $0.info() }
     }
 
-    public func setRunStatus(_ id: RunID, to status: RunStatus) async throws {
+    public func setRunStatus(_ id: RunID, to status: RunStatus, now: Double) async throws {
         try await database.writer.write { db in
             guard let phase = try String.fetchOne(db, sql: "SELECT status FROM run WHERE id = ?", arguments: [Int64(bitPattern: id.rawValue)]) else {
                 throw StoreError(code: .notFound, message: "run \(id) does not exist")
@@ -199,6 +199,9 @@ public struct SQLiteLinkState: LinkState {
                 sql: "UPDATE run SET status = ?, sub_status = ?, details = ? WHERE id = ?",
                 arguments: [status.phase, status.subStatus, status.details, Int64(bitPattern: id.rawValue)]
             )
+            if let column = ["running": "running_at", "finished": "finished_at"][status.phase] {
+                try db.execute(sql: "UPDATE run SET \(column) = ? WHERE id = ?", arguments: [now, Int64(bitPattern: id.rawValue)])
+            }
         }
     }
 
@@ -206,6 +209,7 @@ public struct SQLiteLinkState: LinkState {
     private struct RunRow: Sendable {
         var id: Int64, phase: String, subStatus: String, details: String, config: Data, createdAt: Double, owner: String
         var fabHash: String, fabID: String, fabVersion: String
+        var runningAt: Double, finishedAt: Double
         init(_ row: Row) {
             id = row["id"]
             phase = row["status"]
@@ -217,12 +221,15 @@ public struct SQLiteLinkState: LinkState {
             fabHash = row["fab_hash"]
             fabID = row["fab_id"]
             fabVersion = row["fab_version"]
+            runningAt = row["running_at"]
+            finishedAt = row["finished_at"]
         }
         func info() throws -> RunInfo {
             RunInfo(
                 id: RunID(UInt64(bitPattern: id)), status: RunStatus(phase: phase, subStatus: subStatus, details: details),
                 config: try ConfigRecord(proto: Flwr_Proto_ConfigRecord(serializedBytes: [UInt8](config))), createdAt: createdAt,
-                owner: owner, flowerApp: fabHash.isEmpty ? nil : FlowerAppReference(hash: fabHash, id: fabID, version: fabVersion)
+                owner: owner, flowerApp: fabHash.isEmpty ? nil : FlowerAppReference(hash: fabHash, id: fabID, version: fabVersion),
+                runningAt: runningAt, finishedAt: finishedAt
             )
         }
     }

@@ -58,9 +58,10 @@ func instruction(run: RunID, node: NodeID, now: Double, ttl: Double = 60) throws
         #expect(try await state.run(id)?.status == .pending)
         #expect(try await state.run(id)?.config["model"] == "logistic")
         #expect(try await state.run(id)?.owner == "alice")
-        try await state.setRunStatus(id, to: .running)
-        try await state.setRunStatus(id, to: .finished("completed"))
+        try await state.setRunStatus(id, to: .running, now: 20)
+        try await state.setRunStatus(id, to: .finished("completed"), now: 30)
         await #expect(throws: StoreError.self) { try await state.setRunStatus(id, to: .running) }
+        #expect(try await state.run(id).map { [$0.createdAt, $0.runningAt, $0.finishedAt] } == [10, 20, 30])
         #expect(try await state.runs().map(\.id) == [id])
         try await state.appendLog(run: id, line: "round 1", now: 11)
         try await state.appendLog(run: id, line: "round 2", now: 12)
