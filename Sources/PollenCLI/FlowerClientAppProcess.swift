@@ -59,7 +59,7 @@ struct FlowerClientAppProcess: FlowerClientAppRunner {
             guard let reply = try await task.reply() else {
                 let how = process.terminationReason == .exit ? "exited with status \(process.terminationStatus)" : "crashed with signal \(process.terminationStatus)"
                 let memory = memoryLimitMegabytes.map { " (its memory limit is \($0) MiB)" } ?? ""
-                throw CLIError("the Flower ClientApp process \(how)\(memory) without a reply\(Self.lastLines(of: log))")
+                throw CLIError("the Flower ClientApp process \(how)\(memory) without a reply\(IsolatedClientApp.lastLines(of: log))")
             }
             if let output = await task.output, output.hasContext { context.state = try RecordDict(proto: output.context.state) }
             // Only the reply's body comes from the process: what it answers, and for whom, is the instruction's.
@@ -140,13 +140,6 @@ struct FlowerClientAppProcess: FlowerClientAppRunner {
             }
             return byte
         }
-    }
-
-    /// The last lines the process printed, for a failure reason.
-    private static func lastLines(of path: String) -> String {
-        guard let text = try? String(contentsOfFile: path, encoding: .utf8) else { return "" }
-        let lines = text.split(separator: "\n").suffix(5)
-        return lines.isEmpty ? "" : ": " + lines.joined(separator: " | ")
     }
 }
 

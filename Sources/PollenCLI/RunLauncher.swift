@@ -156,7 +156,7 @@ struct RunLauncher: Service {
         }
         guard (try? await handlers.state.run(run.id))?.status == .running else { return .success(nil) }
         // A Flower ServerApp's last words, read before its folder goes.
-        let printed = folder.map { Self.lastLines(of: $0 + "/output.log") } ?? ""
+        let printed = folder.map { IsolatedClientApp.lastLines(of: $0 + "/output.log") } ?? ""
         if timedOut, let seconds = limits.timeLimitSeconds {
             return .failure(CLIError("the run took longer than the SuperLink's limit of \(seconds) s (--serverapp-timeout), and its ServerApp was stopped"))
         }
@@ -166,12 +166,6 @@ struct RunLauncher: Service {
         return .failure(CLIError("the ServerApp process \(how)\(memory) before reporting the run's end\(printed)"))
     }
 
-    /// The last lines a ServerApp process printed, for a failure reason.
-    private static func lastLines(of path: String) -> String {
-        guard let text = try? String(contentsOfFile: path, encoding: .utf8) else { return "" }
-        let lines = text.split(separator: "\n").suffix(5)
-        return lines.isEmpty ? "" : ": " + lines.joined(separator: " | ")
-    }
 
     /// Sets `process` up as Flower's `flwr-serverapp` for the run of `app`, as Flower's SuperExec starts it: the token
     /// in a file only this user reads, `FLWR_HOME` (where it installs the bundle) in `folder`, a short environment

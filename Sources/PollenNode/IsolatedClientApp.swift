@@ -125,8 +125,9 @@ public struct IsolatedClientApp: ClientAppRunner {
     /// without end.
     static let maximumReplyBytes = 16 << 30
 
-    /// The last lines the child printed (from its last 4 KiB), for a failure reason.
-    private static func lastLines(of path: String) -> String {
+    /// The last lines a child printed to the file at `path` (from its last 4 KiB), for a failure reason: ": a | b",
+    /// or nothing.
+    package static func lastLines(of path: String) -> String {
         // Never a link, and never a FIFO a child left to block the SuperNode's read.
         let file = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK)
         guard file >= 0 else { return "" }
